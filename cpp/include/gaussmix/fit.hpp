@@ -1,0 +1,80 @@
+#pragma once
+/// @file fit.hpp
+/// Expectation-maximisation with restarts, and the k-means used to initialise it.
+
+#include <limits>
+#include <vector>
+
+#include "gaussmix/model.hpp"
+#include "gaussmix/options.hpp"
+#include "gaussmix/types.hpp"
+
+namespace gaussmix {
+
+/// Optional initial parameters; an empty member means "derive it from options.init".
+/// `precisions` is stored like covariances (see options.hpp).
+template <typename Scalar>
+struct InitialParameters {
+  Vector<Scalar> weights;
+  Matrix<Scalar> means;
+  Matrix<Scalar> precisions;
+};
+
+/// How one initialisation ended (for verbose reporting).
+struct InitReport {
+  double lower_bound;
+  bool converged;
+  int n_iter;
+  double seconds;
+};
+
+template <typename Scalar>
+struct FitResult {
+  Model<Scalar> model;              ///< parameters of the best initialisation
+  bool converged = false;
+  int n_iter = 0;
+  double lower_bound = -std::numeric_limits<double>::infinity();
+  std::vector<double> lower_bounds; ///< per-iteration lower bounds of the best initialisation
+  std::vector<InitReport> inits;    ///< one entry per initialisation, in order
+};
+
+/// Fits a mixture to X by EM: options.n_init initialisations, each iterated until the mean
+/// log-likelihood (the lower bound) changes by less than tol or max_iter is reached; keeps the
+/// best. With sample_weight, sample i counts w_i times (integer weights equal repeating rows).
+/// @throws InvalidArgument for bad shapes, values or options; NumericalError when EM produces
+/// a covariance that is not positive definite (raise reg_covar).
+template <typename Scalar>
+FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options,
+                      VectorCRef<Scalar> sample_weight = Vector<Scalar>(),
+                      const InitialParameters<Scalar>& init = {});
+
+/// Continues EM from `start` (scikit-learn's warm_start): one run, n_init and init ignored;
+/// convergence is measured against `initial_lower_bound`.
+template <typename Scalar>
+FitResult<Scalar> fit_from(const Model<Scalar>& start, NoDeduce<MatrixCRef<Scalar>> X,
+                           const FitOptions& options,
+                           NoDeduce<VectorCRef<Scalar>> sample_weight = Vector<Scalar>(),
+                           double initial_lower_bound = -std::numeric_limits<double>::infinity());
+
+template <typename Scalar>
+struct KMeansResult {
+  Matrix<Scalar> centers;  ///< (n_clusters, n_features)
+  LabelVector labels;      ///< (n_samples,)
+  double inertia = 0.0;    ///< weighted sum of squared distances to the closest center
+  int n_iter = 0;
+};
+
+/// k-means++ seeding (greedy, 2 + log k candidates per step), weighted by sample_weight.
+/// Returns the indices of the chosen rows.
+template <typename Scalar>
+std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
+                                   VectorCRef<Scalar> sample_weight = Vector<Scalar>());
+
+/// Lloyd's k-means from a k-means++ seeding; stops when labels no longer change or the centers
+/// move less than tol times the mean feature variance (scikit-learn's criterion).
+template <typename Scalar>
+KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
+                            VectorCRef<Scalar> sample_weight = Vector<Scalar>(),
+                            int max_iter = 300, double tol = 1e-4);
+
+}  // namespace gaussmix

@@ -1,0 +1,31 @@
+#pragma once
+/// @file gaussmix.hpp
+/// Umbrella header: Gaussian mixture models fitted by expectation-maximisation.
+///
+///   gaussmix::FitOptions options;
+///   options.n_components = 3;
+///   auto result = gaussmix::fit<double>(X, options);   // X: (n_samples, n_features)
+///   auto labels = result.model.predict(X);
+
+#include "gaussmix/errors.hpp"
+#include "gaussmix/fit.hpp"
+#include "gaussmix/model.hpp"
+#include "gaussmix/options.hpp"
+#include "gaussmix/statistics.hpp"
+#include "gaussmix/types.hpp"
+#include "gaussmix/version.hpp"
+
+#include <string>
+
+namespace gaussmix {
+
+/// Build and run-time facts: OpenMP, threads available, SIMD instruction sets compiled in.
+struct BuildInfo {
+  bool openmp;
+  int max_threads;          ///< omp_get_max_threads() now (1 without OpenMP)
+  std::string simd;         ///< Eigen's SIMD instruction sets for this build
+  std::string eigen_version;
+};
+BuildInfo build_info();
+
+}  // namespace gaussmix

@@ -1,0 +1,244 @@
+// EM with restarts: initialisation, the iteration loop and the choice of the best run.
+
+#include "gaussmix/fit.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <vector>
+
+#include "checks.hpp"
+#include "gaussmix/detail/random.hpp"
+#include "gaussmix/errors.hpp"
+#include "gaussmix/statistics.hpp"
+#include "kernels.hpp"
+#include "parallel.hpp"
+
+namespace gaussmix {
+
+namespace {
+
+void check_options(const FitOptions& options, Index n_samples, const char* caller) {
+  detail::require(options.n_components >= 1, caller,
+                  "n_components must be >= 1, got " + std::to_string(options.n_components));
+  detail::require(options.n_components <= n_samples, caller,
+                  "Expected n_samples >= n_components but got n_components = " +
+                      std::to_string(options.n_components) + ", n_samples = " + std::to_string(n_samples));
+  detail::require(std::isfinite(options.tol) && options.tol >= 0.0, caller, "tol must be finite and >= 0");
+  detail::require(std::isfinite(options.reg_covar) && options.reg_covar >= 0.0, caller,
+                  "reg_covar must be finite and >= 0");
+  detail::require(options.max_iter >= 0, caller, "max_iter must be >= 0");
+  detail::require(options.n_init >= 1, caller, "n_init must be >= 1");
+}
+
+/// Statistics of X under responsibilities that make_resp(begin, end, resp) writes block by block.
+template <typename Scalar, typename MakeResp>
+SufficientStatistics statistics_from(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
+                                     CovarianceType type, const Matrix<double>& shift, MakeResp&& make_resp) {
+  const Index rows = detail::block_rows(X.cols());
+  const int n_threads = detail::threads_for(X.rows(), rows);
+  std::vector<SufficientStatistics> partial(n_threads, SufficientStatistics(type, shift));
+  std::vector<detail::Workspace<Scalar>> workspaces(n_threads);
+  const Matrix<Scalar> shift_s = shift.cast<Scalar>();
+  detail::for_each_block(X.rows(), rows, n_threads, [&](int thread, Index begin, Index end) {
+    auto& ws = workspaces[thread];
+    make_resp(begin, end, ws.log_prob);
+    const Scalar* weight = sample_weight.size() ? sample_weight.data() + begin : nullptr;
+    detail::accumulate(X.middleRows(begin, end - begin), ws.log_prob, weight, shift_s, partial[thread], ws);
+    partial[thread].weight_sum += weight ? sample_weight.segment(begin, end - begin).template cast<double>().sum()
+                                         : static_cast<double>(end - begin);
+  });
+  SufficientStatistics total = std::move(partial[0]);
+  for (int t = 1; t < n_threads; ++t) total.merge(partial[t]);
+  return total;
+}
+
+/// One component on each chosen sample, with covariance reg_covar * I: what scikit-learn's
+/// one-hot responsibilities on k-means++ seeds or random samples amount to.
+template <typename Scalar>
+Model<Scalar> model_on_samples(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
+                               const std::vector<Index>& rows, const FitOptions& options) {
+  const Index K = options.n_components, D = X.cols();
+  const double reg = options.reg_covar > 0.0 ? options.reg_covar : 1e-6;
+  Matrix<double> shift(K, D);
+  for (Index k = 0; k < K; ++k) shift.row(k) = X.row(rows[k]).template cast<double>();
+  SufficientStatistics stats(options.covariance_type, shift);
+  for (Index k = 0; k < K; ++k) {
+    const double w = sample_weight.size() ? static_cast<double>(sample_weight[rows[k]]) : 1.0;
+    stats.resp_sum[k] = w;
+    stats.weight_sum += w;
+  }
+  return maximization_step<Scalar>(stats, reg);
+}
+
+/// The starting model of one initialisation, with any given initial parameters in place.
+template <typename Scalar>
+Model<Scalar> initial_model(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, const FitOptions& options,
+                            const InitialParameters<Scalar>& given, std::uint64_t seed) {
+  const Index n = X.rows(), K = options.n_components, D = X.cols();
+  const CovarianceType type = options.covariance_type;
+  const bool all_given = given.weights.size() && given.means.size() && given.precisions.size();
+  Model<Scalar> derived;
+  if (!all_given) {
+    switch (options.init) {
+      case InitMethod::kmeans: {
+        const KMeansResult<Scalar> km = kmeans<Scalar>(X, K, seed, sample_weight);
+        const auto stats = statistics_from<Scalar>(X, sample_weight, type, km.centers.template cast<double>(),
+                                                   [&](Index begin, Index end, auto& resp) {
+                                                     resp.setZero(end - begin, K);
+                                                     for (Index i = begin; i < end; ++i) resp(i - begin, km.labels[i]) = 1;
+                                                   });
+        derived = maximization_step<Scalar>(stats, options.reg_covar);
+        break;
+      }
+      case InitMethod::random: {
+        const Vector<double> w = sample_weight.size() ? Vector<double>(sample_weight.template cast<double>())
+                                                       : Vector<double>::Ones(n);
+        const Eigen::RowVectorXd center = (w.transpose() * X.template cast<double>()) / w.sum();
+        const Matrix<double> shift = center.replicate(K, 1);
+        const Index rows = detail::block_rows(D);
+        const auto stats = statistics_from<Scalar>(X, sample_weight, type, shift, [&](Index begin, Index end, auto& resp) {
+          detail::Random rng(detail::derive_seed(seed, static_cast<std::uint64_t>(begin / rows)));
+          resp.resize(end - begin, K);
+          for (Index i = 0; i < end - begin; ++i) {
+            for (Index k = 0; k < K; ++k) resp(i, k) = static_cast<Scalar>(rng.uniform());
+            resp.row(i) /= resp.row(i).sum();
+          }
+        });
+        derived = maximization_step<Scalar>(stats, options.reg_covar);
+        break;
+      }
+      case InitMethod::kmeans_plusplus:
+        derived = model_on_samples<Scalar>(X, sample_weight, kmeans_plusplus<Scalar>(X, K, seed, sample_weight), options);
+        break;
+      case InitMethod::random_from_data: {
+        // K distinct samples, each drawn with probability proportional to its weight.
+        detail::Random rng(seed);
+        Vector<double> mass = sample_weight.size() ? Vector<double>(sample_weight.template cast<double>())
+                                                   : Vector<double>::Ones(n);
+        detail::require((mass.array() > 0.0).count() >= K, "fit()",
+                        "random_from_data needs at least n_components samples with positive weight");
+        std::vector<Index> rows;
+        for (Index k = 0; k < K; ++k) {
+          const double target = rng.uniform() * mass.sum();
+          double running = 0.0;
+          Index pick = -1;
+          for (Index i = 0; i < n && pick < 0; ++i) {
+            running += mass[i];
+            if (mass[i] > 0.0 && running > target) pick = i;
+          }
+          if (pick < 0) mass.maxCoeff(&pick);
+          rows.push_back(pick);
+          mass[pick] = 0.0;
+        }
+        derived = model_on_samples<Scalar>(X, sample_weight, rows, options);
+        break;
+      }
+    }
+  }
+  const Vector<Scalar> weights = given.weights.size() ? given.weights : derived.weights();
+  const Matrix<Scalar> means = given.means.size() ? given.means : derived.means();
+  if (given.precisions.size()) return Model<Scalar>::from_precisions(type, weights, means, given.precisions);
+  return Model<Scalar>::from_parameters(type, weights, means, derived.covariances(), derived.precisions_cholesky());
+}
+
+/// EM iterations from `model` until the lower bound changes by less than tol.
+template <typename Scalar>
+FitResult<Scalar> run_em(Model<Scalar> model, MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
+                         const FitOptions& options, double lower_bound) {
+  FitResult<Scalar> run;
+  if (options.max_iter == 0) {
+    run.model = std::move(model);
+    return run;  // scikit-learn: no iteration, lower bound -inf, not converged
+  }
+  for (int iter = 1; iter <= options.max_iter; ++iter) {
+    const double previous = lower_bound;
+    const SufficientStatistics stats = expectation_step(model, X, sample_weight);
+    lower_bound = stats.mean_log_likelihood();
+    if (!std::isfinite(lower_bound))
+      throw NumericalError("fit(): the log-likelihood became non-finite at iteration " + std::to_string(iter) +
+                           "; scale the data or increase reg_covar");
+    model = maximization_step<Scalar>(stats, options.reg_covar);
+    run.lower_bounds.push_back(lower_bound);
+    run.n_iter = iter;
+    if (std::abs(lower_bound - previous) < options.tol) {
+      run.converged = true;
+      break;
+    }
+  }
+  run.model = std::move(model);
+  run.lower_bound = lower_bound;
+  return run;
+}
+
+template <typename Scalar>
+void check_initial_parameters(const InitialParameters<Scalar>& given, const FitOptions& options, Index D) {
+  const char* caller = "fit()";
+  const Index K = options.n_components;
+  if (given.weights.size()) detail::require_shape(given.weights, K, 1, caller, "weights_init");
+  if (given.means.size()) {
+    detail::require_shape(given.means, K, D, caller, "means_init");
+    detail::require_finite(given.means, caller, "means_init");
+  }
+  if (given.precisions.size())
+    detail::require_shape(given.precisions, covariance_rows(options.covariance_type, K, D),
+                          covariance_cols(options.covariance_type, D), caller, "precisions_init");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+template <typename Scalar>
+FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRef<Scalar> sample_weight,
+                      const InitialParameters<Scalar>& init) {
+  const char* caller = "fit()";
+  detail::require_data<Scalar>(X, caller);
+  check_options(options, X.rows(), caller);
+  detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
+  check_initial_parameters(init, options, X.cols());
+
+  FitResult<Scalar> best;
+  for (int i = 0; i < options.n_init; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::uint64_t seed = detail::derive_seed(options.seed, static_cast<std::uint64_t>(i));
+    FitResult<Scalar> run = run_em(initial_model(X, sample_weight, options, init, seed), X, sample_weight, options,
+                                   -std::numeric_limits<double>::infinity());
+    best.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(start)});
+    if (i == 0 || run.lower_bound > best.lower_bound) {
+      auto inits = std::move(best.inits);
+      best = std::move(run);
+      best.inits = std::move(inits);
+    }
+  }
+  return best;
+}
+
+template <typename Scalar>
+FitResult<Scalar> fit_from(const Model<Scalar>& start, NoDeduce<MatrixCRef<Scalar>> X, const FitOptions& options,
+                           NoDeduce<VectorCRef<Scalar>> sample_weight, double initial_lower_bound) {
+  const char* caller = "fit_from()";
+  start.check_data(X, caller);
+  check_options(options, X.rows(), caller);
+  detail::require(start.n_components() == options.n_components && start.covariance_type() == options.covariance_type,
+                  caller, "the starting model's n_components or covariance_type differs from the options");
+  detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
+  const auto begin = std::chrono::steady_clock::now();
+  FitResult<Scalar> run = run_em(start, X, sample_weight, options, initial_lower_bound);
+  run.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(begin)});
+  return run;
+}
+
+template FitResult<float> fit<float>(MatrixCRef<float>, const FitOptions&, VectorCRef<float>,
+                                     const InitialParameters<float>&);
+template FitResult<double> fit<double>(MatrixCRef<double>, const FitOptions&, VectorCRef<double>,
+                                       const InitialParameters<double>&);
+template FitResult<float> fit_from<float>(const Model<float>&, MatrixCRef<float>, const FitOptions&,
+                                          VectorCRef<float>, double);
+template FitResult<double> fit_from<double>(const Model<double>&, MatrixCRef<double>, const FitOptions&,
+                                            VectorCRef<double>, double);
+
+}  // namespace gaussmix

@@ -1,0 +1,212 @@
+// k-means for initialising EM: greedy k-means++ seeding and Lloyd's iterations, blocked and
+// parallel like the E-step.
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "checks.hpp"
+#include "gaussmix/detail/random.hpp"
+#include "gaussmix/fit.hpp"
+#include "parallel.hpp"
+
+namespace gaussmix {
+
+namespace {
+
+template <typename Scalar>
+Vector<double> weights_or_ones(VectorCRef<Scalar> sample_weight, Index n) {
+  if (sample_weight.size() == 0) return Vector<double>::Ones(n);
+  return sample_weight.template cast<double>();
+}
+
+/// Index i with probability proportional to mass[i], by a linear scan of the cumulative sum.
+Index draw_proportional(const Vector<double>& mass, double total, detail::Random& rng) {
+  const double target = rng.uniform() * total;
+  double running = 0.0;
+  Index last_positive = 0;
+  for (Index i = 0; i < mass.size(); ++i) {
+    if (mass[i] <= 0.0) continue;
+    running += mass[i];
+    last_positive = i;
+    if (running > target) return i;
+  }
+  return last_positive;  // rounding left target just above the sum
+}
+
+template <typename Scalar>
+double squared_distance(const MatrixCRef<Scalar>& X, Index i, const Eigen::RowVectorXd& center) {
+  return (X.row(i).template cast<double>() - center).squaredNorm();
+}
+
+}  // namespace
+
+template <typename Scalar>
+std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
+                                   VectorCRef<Scalar> sample_weight) {
+  const char* caller = "kmeans_plusplus()";
+  detail::require_data<Scalar>(X, caller);
+  detail::require(n_clusters >= 1 && n_clusters <= X.rows(), caller,
+                  "n_clusters must be in [1, n_samples = " + std::to_string(X.rows()) + "], got " +
+                      std::to_string(n_clusters));
+  detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
+  const Index n = X.rows();
+  const Vector<double> weight = weights_or_ones<Scalar>(sample_weight, n);
+  detail::Random rng(seed);
+  const Index rows = detail::block_rows(X.cols());
+  const int n_threads = detail::threads_for(n, rows);
+
+  std::vector<Index> chosen{draw_proportional(weight, weight.sum(), rng)};
+  Vector<double> closest(n);  // squared distance to the nearest chosen center
+  detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
+    const Eigen::RowVectorXd center = X.row(chosen[0]).template cast<double>();
+    for (Index i = begin; i < end; ++i) closest[i] = squared_distance(X, i, center);
+  });
+
+  // Greedy k-means++ (as scikit-learn): try 2 + log k candidates, keep the one that lowers the
+  // potential sum_i w_i d_i^2 most.
+  const Index n_trials = 2 + static_cast<Index>(std::log(static_cast<double>(n_clusters)));
+  std::vector<Eigen::RowVectorXd> candidates(n_trials);
+  std::vector<Index> candidate_rows(n_trials);
+  std::vector<Vector<double>> thread_potential(n_threads, Vector<double>(n_trials));
+  for (Index c = 1; c < n_clusters; ++c) {
+    const Vector<double> mass = weight.cwiseProduct(closest);
+    const double potential = mass.sum();
+    for (Index t = 0; t < n_trials; ++t) {
+      // All remaining mass on already chosen points (duplicates): any weighted point will do.
+      candidate_rows[t] = potential > 0.0 ? draw_proportional(mass, potential, rng)
+                                          : draw_proportional(weight, weight.sum(), rng);
+      candidates[t] = X.row(candidate_rows[t]).template cast<double>();
+    }
+    for (auto& p : thread_potential) p.setZero();
+    detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
+      for (Index i = begin; i < end; ++i)
+        for (Index t = 0; t < n_trials; ++t)
+          thread_potential[thread][t] += weight[i] * std::min(closest[i], squared_distance(X, i, candidates[t]));
+    });
+    Vector<double> trial_potential = Vector<double>::Zero(n_trials);
+    for (const auto& p : thread_potential) trial_potential += p;
+    Index best = 0;
+    trial_potential.minCoeff(&best);
+    chosen.push_back(candidate_rows[best]);
+    detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
+      for (Index i = begin; i < end; ++i)
+        closest[i] = std::min(closest[i], squared_distance(X, i, candidates[best]));
+    });
+  }
+  return chosen;
+}
+
+template <typename Scalar>
+KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
+                            VectorCRef<Scalar> sample_weight, int max_iter, double tol) {
+  const char* caller = "kmeans()";
+  detail::require(max_iter >= 1, caller, "max_iter must be >= 1");
+  detail::require(tol >= 0.0, caller, "tol must be >= 0");
+  const std::vector<Index> seeds = kmeans_plusplus(X, n_clusters, seed, sample_weight);
+  const Index n = X.rows(), D = X.cols(), K = n_clusters;
+  const Vector<double> weight = weights_or_ones<Scalar>(sample_weight, n);
+
+  Matrix<double> centers(K, D);
+  for (Index k = 0; k < K; ++k) centers.row(k) = X.row(seeds[k]).template cast<double>();
+
+  // scikit-learn's tolerance: tol times the mean variance of the features.
+  const Eigen::RowVectorXd mean = X.template cast<double>().colwise().mean();
+  const double tolerance =
+      tol * (X.template cast<double>().rowwise() - mean).array().square().colwise().mean().mean();
+
+  const Index rows = detail::block_rows(D);
+  const int n_threads = detail::threads_for(n, rows);
+  struct Partial {
+    Matrix<double> sums;
+    Vector<double> counts;
+    double inertia;
+    Index changed;
+  };
+  std::vector<Partial> partial(n_threads);
+  LabelVector labels = LabelVector::Constant(n, -1);
+  Vector<double> distance(n);
+
+  // Assigns every sample to its nearest center; accumulates weighted sums per cluster.
+  const auto assign = [&]() {
+    const Matrix<Scalar> centers_s = centers.cast<Scalar>();
+    const Vector<Scalar> half_norms = Scalar(0.5) * centers_s.rowwise().squaredNorm();
+    for (auto& p : partial) {
+      p.sums = Matrix<double>::Zero(K, D);
+      p.counts = Vector<double>::Zero(K);
+      p.inertia = 0.0;
+      p.changed = 0;
+    }
+    detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
+      auto& p = partial[thread];
+      // argmin_k ||x - c_k||^2 = argmax_k (x . c_k - ||c_k||^2 / 2): one matrix product per block.
+      const Matrix<Scalar> score =
+          (X.middleRows(begin, end - begin) * centers_s.transpose()).rowwise() - half_norms.transpose();
+      for (Index i = begin; i < end; ++i) {
+        Index best = 0;
+        score.row(i - begin).maxCoeff(&best);
+        if (labels[i] != best) ++p.changed;
+        labels[i] = best;
+        distance[i] = squared_distance(X, i, centers.row(best));
+        p.inertia += weight[i] * distance[i];
+        p.counts[best] += weight[i];
+        p.sums.row(best) += weight[i] * X.row(i).template cast<double>();
+      }
+    });
+    Partial total = partial[0];
+    for (int t = 1; t < n_threads; ++t) {
+      total.sums += partial[t].sums;
+      total.counts += partial[t].counts;
+      total.inertia += partial[t].inertia;
+      total.changed += partial[t].changed;
+    }
+    return total;
+  };
+
+  KMeansResult<Scalar> result;
+  bool strict_convergence = false;
+  Partial totals;
+  for (int iter = 1; iter <= max_iter; ++iter) {
+    totals = assign();
+    result.n_iter = iter;
+    Matrix<double> updated = centers;
+    std::vector<Index> taken;
+    for (Index k = 0; k < K; ++k) {
+      if (totals.counts[k] > 0.0) {
+        updated.row(k) = totals.sums.row(k) / totals.counts[k];
+        continue;
+      }
+      // An empty cluster moves to the weighted sample farthest from its own center.
+      Index far = -1;
+      for (Index i = 0; i < n; ++i)
+        if (weight[i] > 0.0 && std::find(taken.begin(), taken.end(), i) == taken.end() &&
+            (far < 0 || distance[i] > distance[far]))
+          far = i;
+      if (far >= 0) {
+        taken.push_back(far);
+        updated.row(k) = X.row(far).template cast<double>();
+      }
+    }
+    const double shift = (updated - centers).squaredNorm();
+    centers = updated;
+    if (totals.changed == 0) {
+      strict_convergence = true;
+      break;
+    }
+    if (shift <= tolerance) break;
+  }
+  // Labels must belong to the final centers.
+  if (!strict_convergence) totals = assign();
+  result.centers = centers.cast<Scalar>();
+  result.labels = labels;
+  result.inertia = totals.inertia;
+  return result;
+}
+
+template std::vector<Index> kmeans_plusplus<float>(MatrixCRef<float>, Index, std::uint64_t, VectorCRef<float>);
+template std::vector<Index> kmeans_plusplus<double>(MatrixCRef<double>, Index, std::uint64_t, VectorCRef<double>);
+template KMeansResult<float> kmeans<float>(MatrixCRef<float>, Index, std::uint64_t, VectorCRef<float>, int, double);
+template KMeansResult<double> kmeans<double>(MatrixCRef<double>, Index, std::uint64_t, VectorCRef<double>, int, double);
+
+}  // namespace gaussmix

@@ -1,0 +1,73 @@
+#pragma once
+// Blocked, OpenMP-parallel loops over rows. The only header that includes <omp.h>.
+//
+// Rows are cut into blocks of a fixed size and thread t owns a contiguous run of blocks, which
+// it processes in order: each thread's partial sums, reduced in thread order afterwards, are the
+// same on every run with the same thread count.
+
+#include <algorithm>
+#include <exception>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gaussmix/types.hpp"
+
+namespace gaussmix::detail {
+
+inline int max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();  // honours OMP_NUM_THREADS and threadpoolctl per call
+#else
+  return 1;
+#endif
+}
+
+/// Rows per block: about 16 KiB of float64 data per block, so a block and its per-component
+/// temporaries stay in L2 while every component visits it.
+inline Index block_rows(Index n_features) {
+  return std::clamp<Index>(2048 / std::max<Index>(n_features, 1), 64, 512);
+}
+
+inline Index block_count(Index n_rows, Index rows_per_block) {
+  return (n_rows + rows_per_block - 1) / rows_per_block;
+}
+
+/// Threads worth starting for n_rows: one per few blocks, at most omp_get_max_threads().
+inline int threads_for(Index n_rows, Index rows_per_block) {
+  const Index n_blocks = block_count(n_rows, rows_per_block);
+  return static_cast<int>(std::clamp<Index>(std::min<Index>(max_threads(), n_blocks / 2), 1, 1024));
+}
+
+/// Calls body(thread, begin, end) for every block [begin, end) of rows, thread < n_threads.
+/// An exception thrown by body is rethrown here, after the parallel region.
+template <typename Body>
+void for_each_block(Index n_rows, Index rows_per_block, int n_threads, Body&& body) {
+  const Index n_blocks = block_count(n_rows, rows_per_block);
+  std::exception_ptr error;
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+  {
+#ifdef _OPENMP
+    const Index thread = omp_get_thread_num();
+    const Index team = omp_get_num_threads();
+#else
+    const Index thread = 0;
+    const Index team = 1;
+#endif
+    const Index first = n_blocks * thread / team;
+    const Index last = n_blocks * (thread + 1) / team;
+    try {
+      for (Index b = first; b < last; ++b) {
+        const Index begin = b * rows_per_block;
+        body(static_cast<int>(thread), begin, std::min(n_rows, begin + rows_per_block));
+      }
+    } catch (...) {
+#pragma omp critical(gaussmix_parallel_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace gaussmix::detail

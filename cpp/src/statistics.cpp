@@ -1,0 +1,148 @@
+#include "gaussmix/statistics.hpp"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "checks.hpp"
+#include "cholesky.hpp"
+#include "gaussmix/errors.hpp"
+#include "kernels.hpp"
+#include "parallel.hpp"
+
+namespace gaussmix {
+
+SufficientStatistics::SufficientStatistics(CovarianceType type, const Matrix<double>& shift_)
+    : covariance_type(type), shift(shift_) {
+  const Index K = shift.rows(), D = shift.cols();
+  resp_sum = Vector<double>::Zero(K);
+  first = Matrix<double>::Zero(K, D);
+  switch (type) {
+    case CovarianceType::full: second = Matrix<double>::Zero(K * D, D); break;
+    case CovarianceType::tied: second = Matrix<double>::Zero(D, D); break;
+    default: second = Matrix<double>::Zero(K, D); break;
+  }
+}
+
+void SufficientStatistics::merge(const SufficientStatistics& other) {
+  const char* caller = "SufficientStatistics::merge()";
+  detail::require(other.covariance_type == covariance_type, caller, "covariance types differ");
+  detail::require(other.shift.rows() == shift.rows() && other.shift.cols() == shift.cols() &&
+                      other.shift == shift,
+                  caller, "statistics were accumulated about different shifts");
+  resp_sum += other.resp_sum;
+  first += other.first;
+  second += other.second;
+  log_likelihood_sum += other.log_likelihood_sum;
+  weight_sum += other.weight_sum;
+}
+
+template <typename Scalar>
+SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<MatrixCRef<Scalar>> X,
+                                      NoDeduce<VectorCRef<Scalar>> sample_weight) {
+  const char* caller = "expectation_step()";
+  model.check_data(X, caller);
+  detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
+  const Matrix<Scalar>& shift = model.means();
+  const Index rows = detail::block_rows(X.cols());
+  const int n_threads = detail::threads_for(X.rows(), rows);
+  const SufficientStatistics zero(model.covariance_type(), shift.template cast<double>());
+  std::vector<SufficientStatistics> partial(n_threads, zero);
+  std::vector<detail::Workspace<Scalar>> workspaces(n_threads);
+  const bool weighted = sample_weight.size() > 0;
+
+  detail::for_each_block(X.rows(), rows, n_threads, [&](int thread, Index begin, Index end) {
+    auto& ws = workspaces[thread];
+    auto& stats = partial[thread];
+    const auto X_blk = X.middleRows(begin, end - begin);
+    detail::weighted_log_prob(model, X_blk, ws);
+    detail::normalize_log_prob(ws);
+    const Scalar* weight = weighted ? sample_weight.data() + begin : nullptr;
+    if (weighted) {
+      const auto w = sample_weight.segment(begin, end - begin).template cast<double>();
+      stats.log_likelihood_sum += ws.log_norm.template cast<double>().dot(w);
+      stats.weight_sum += w.sum();
+    } else {
+      stats.log_likelihood_sum += ws.log_norm.template cast<double>().sum();
+      stats.weight_sum += static_cast<double>(end - begin);
+    }
+    detail::accumulate(X_blk, ws.log_prob, weight, shift, stats, ws);
+  });
+
+  SufficientStatistics total = std::move(partial[0]);
+  for (int t = 1; t < n_threads; ++t) total.merge(partial[t]);
+  return total;
+}
+
+template <typename Scalar>
+Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_covar) {
+  const char* caller = "maximization_step()";
+  detail::require(reg_covar >= 0.0 && std::isfinite(reg_covar), caller, "reg_covar must be finite and >= 0");
+  detail::require(stats.weight_sum > 0.0, caller, "the statistics hold no data");
+  const Index K = stats.n_components(), D = stats.n_features();
+  const CovarianceType type = stats.covariance_type;
+
+  // scikit-learn adds 10 eps so an empty component keeps a finite mean and a covariance of
+  // reg_covar * I instead of 0 / 0; its weight becomes negligible rather than zero.
+  const Vector<double> counts = stats.resp_sum.array() + 10.0 * std::numeric_limits<Scalar>::epsilon();
+  const Vector<double> weights = counts / counts.sum();
+  const Matrix<double> offsets = stats.first.array().colwise() / counts.array();  // mean_k - shift_k
+  const Matrix<double> means = stats.shift + offsets;
+
+  const auto ill_defined = [&]() {
+    return NumericalError(
+        "Fitting the mixture model failed because some components have ill-defined empirical "
+        "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
+        "number of components, increase reg_covar, or scale the input data.");
+  };
+
+  Matrix<double> covariances(covariance_rows(type, K, D), covariance_cols(type, D));
+  Matrix<double> cholesky(covariances.rows(), covariances.cols());
+  switch (type) {
+    case CovarianceType::full:
+    case CovarianceType::tied: {
+      if (type == CovarianceType::full) {
+        for (Index k = 0; k < K; ++k)
+          covariances.middleRows(k * D, D) = stats.second.middleRows(k * D, D) / counts[k] -
+                                             offsets.row(k).transpose() * offsets.row(k);
+      } else {
+        Eigen::MatrixXd between = Eigen::MatrixXd::Zero(D, D);
+        for (Index k = 0; k < K; ++k) between += counts[k] * offsets.row(k).transpose() * offsets.row(k);
+        covariances = (stats.second - between) / counts.sum();
+      }
+      const Index n_blocks = type == CovarianceType::full ? K : 1;
+      for (Index k = 0; k < n_blocks; ++k) {
+        Eigen::MatrixXd cov = covariances.middleRows(k * D, D);
+        cov = 0.5 * (cov + cov.transpose()).eval();
+        cov.diagonal().array() += reg_covar;
+        covariances.middleRows(k * D, D) = cov;
+        Eigen::MatrixXd U;
+        if (!detail::precision_cholesky_from_covariance(cov, U)) throw ill_defined();
+        cholesky.middleRows(k * D, D) = U;
+      }
+      break;
+    }
+    case CovarianceType::diag:
+    case CovarianceType::spherical: {
+      Matrix<double> diagonal = (stats.second.array().colwise() / counts.array()) - offsets.array().square();
+      diagonal.array() += reg_covar;
+      if (type == CovarianceType::diag)
+        covariances = diagonal;
+      else
+        covariances = diagonal.rowwise().mean();
+      if (!(covariances.array() > 0.0).all() || !covariances.allFinite()) throw ill_defined();
+      cholesky = covariances.array().rsqrt();
+      break;
+    }
+  }
+  if (!means.allFinite() || !cholesky.allFinite()) throw ill_defined();
+  return Model<Scalar>::from_parameters(type, weights.cast<Scalar>(), means.cast<Scalar>(),
+                                        covariances.cast<Scalar>(), cholesky.cast<Scalar>());
+}
+
+template SufficientStatistics expectation_step<float>(const Model<float>&, MatrixCRef<float>, VectorCRef<float>);
+template SufficientStatistics expectation_step<double>(const Model<double>&, MatrixCRef<double>, VectorCRef<double>);
+template Model<float> maximization_step<float>(const SufficientStatistics&, double);
+template Model<double> maximization_step<double>(const SufficientStatistics&, double);
+
+}  // namespace gaussmix

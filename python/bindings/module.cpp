@@ -1,0 +1,199 @@
+// gaussmix._gmm: type conversion between NumPy and the C++ core, nothing else.
+//
+// Every function is stateless: fitted parameters live in NumPy arrays on the Python side and a
+// Model is rebuilt from them per call. Absent optional arrays are passed as empty arrays.
+// The GIL is released around every call into the core.
+
+#include <pybind11/eigen.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "gaussmix/gaussmix.hpp"
+
+namespace py = pybind11;
+using namespace py::literals;
+
+namespace {
+
+using gaussmix::Index;
+
+template <typename Scalar>
+using MatrixRef = gaussmix::MatrixCRef<Scalar>;
+template <typename Scalar>
+using VectorRef = gaussmix::VectorCRef<Scalar>;
+
+template <typename Scalar>
+gaussmix::Model<Scalar> make_model(const std::string& covariance_type, VectorRef<Scalar> weights,
+                                   MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
+  return gaussmix::Model<Scalar>::from_precisions_cholesky(gaussmix::parse_covariance_type(covariance_type),
+                                                           weights, means, precisions_cholesky);
+}
+
+template <typename Scalar>
+py::dict fit_result_to_dict(const gaussmix::FitResult<Scalar>& result) {
+  py::list inits;
+  for (const auto& init : result.inits)
+    inits.append(py::dict("lower_bound"_a = init.lower_bound, "converged"_a = init.converged,
+                          "n_iter"_a = init.n_iter, "seconds"_a = init.seconds));
+  const auto& model = result.model;
+  return py::dict("weights"_a = model.weights(), "means"_a = model.means(), "covariances"_a = model.covariances(),
+                  "precisions"_a = model.precisions(), "precisions_cholesky"_a = model.precisions_cholesky(),
+                  "converged"_a = result.converged, "n_iter"_a = result.n_iter,
+                  "lower_bound"_a = result.lower_bound, "lower_bounds"_a = result.lower_bounds, "inits"_a = inits);
+}
+
+template <typename Scalar>
+void bind_scalar(py::module_& m) {
+  // X is never converted: the Python layer passes C-contiguous float32 or float64, which picks
+  // the overload; everything else may be converted to X's type.
+  const auto X = py::arg("X").noconvert();
+
+  m.def(
+      "fit",
+      [](MatrixRef<Scalar> X, Index n_components, const std::string& covariance_type, double tol, double reg_covar,
+         int max_iter, int n_init, const std::string& init_params, std::uint64_t seed,
+         VectorRef<Scalar> sample_weight, VectorRef<Scalar> weights_init, MatrixRef<Scalar> means_init,
+         MatrixRef<Scalar> precisions_init) {
+        gaussmix::FitOptions options;
+        options.n_components = n_components;
+        options.covariance_type = gaussmix::parse_covariance_type(covariance_type);
+        options.tol = tol;
+        options.reg_covar = reg_covar;
+        options.max_iter = max_iter;
+        options.n_init = n_init;
+        options.init = gaussmix::parse_init_method(init_params);
+        options.seed = seed;
+        gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init};
+        gaussmix::FitResult<Scalar> result;
+        {
+          py::gil_scoped_release release;
+          result = gaussmix::fit<Scalar>(X, options, sample_weight, init);
+        }
+        return fit_result_to_dict(result);
+      },
+      X, py::arg("n_components"), py::arg("covariance_type"), py::arg("tol"), py::arg("reg_covar"),
+      py::arg("max_iter"), py::arg("n_init"), py::arg("init_params"), py::arg("seed"), py::arg("sample_weight"),
+      py::arg("weights_init"), py::arg("means_init"), py::arg("precisions_init"),
+      "EM fit with restarts; empty arrays mean 'not given'.");
+
+  m.def(
+      "fit_from",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky, double tol, double reg_covar, int max_iter,
+         VectorRef<Scalar> sample_weight, double lower_bound) {
+        gaussmix::FitResult<Scalar> result;
+        {
+          py::gil_scoped_release release;
+          const auto start = make_model<Scalar>(covariance_type, weights, means, precisions_cholesky);
+          gaussmix::FitOptions options;
+          options.n_components = start.n_components();
+          options.covariance_type = start.covariance_type();
+          options.tol = tol;
+          options.reg_covar = reg_covar;
+          options.max_iter = max_iter;
+          result = gaussmix::fit_from<Scalar>(start, X, options, sample_weight, lower_bound);
+        }
+        return fit_result_to_dict(result);
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
+      py::arg("tol"), py::arg("reg_covar"), py::arg("max_iter"), py::arg("sample_weight"), py::arg("lower_bound"),
+      "Continue EM from given parameters (warm start).");
+
+  m.def(
+      "score_samples",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky) {
+        py::gil_scoped_release release;
+        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).score_samples(X);
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
+
+  m.def(
+      "weighted_log_prob",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky) {
+        py::gil_scoped_release release;
+        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).weighted_log_prob(X);
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
+
+  m.def(
+      "predict_proba",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky) {
+        py::gil_scoped_release release;
+        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).predict_proba(X);
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
+
+  m.def(
+      "predict",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky) {
+        py::gil_scoped_release release;
+        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).predict(X);
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
+
+  m.def(
+      "score",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky, VectorRef<Scalar> sample_weight) {
+        py::gil_scoped_release release;
+        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).score(X, sample_weight);
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
+      py::arg("sample_weight"));
+
+  m.def(
+      "sample",
+      [](Index n_samples, std::uint64_t seed, const std::string& covariance_type, VectorRef<Scalar> weights,
+         MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
+        gaussmix::Sample<Scalar> drawn;
+        {
+          py::gil_scoped_release release;
+          drawn = make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).sample(n_samples, seed);
+        }
+        return py::make_tuple(drawn.X, drawn.labels);
+      },
+      py::arg("n_samples"), py::arg("seed"), py::arg("covariance_type"), py::arg("weights").noconvert(),
+      py::arg("means").noconvert(), py::arg("precisions_cholesky").noconvert(),
+      "n_samples draws and their component labels.");
+
+  m.def(
+      "kmeans",
+      [](MatrixRef<Scalar> X, Index n_clusters, std::uint64_t seed, VectorRef<Scalar> sample_weight, int max_iter,
+         double tol) {
+        gaussmix::KMeansResult<Scalar> result;
+        {
+          py::gil_scoped_release release;
+          result = gaussmix::kmeans<Scalar>(X, n_clusters, seed, sample_weight, max_iter, tol);
+        }
+        return py::dict("centers"_a = result.centers, "labels"_a = result.labels, "inertia"_a = result.inertia,
+                        "n_iter"_a = result.n_iter);
+      },
+      X, py::arg("n_clusters"), py::arg("seed"), py::arg("sample_weight"), py::arg("max_iter") = 300,
+      py::arg("tol") = 1e-4, "Lloyd's k-means with k-means++ seeding.");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_gmm, m) {
+  m.doc() = "gaussmix C++ core: EM for Gaussian mixtures (float32 and float64).";
+  py::register_exception<gaussmix::NumericalError>(m, "NumericalError", PyExc_ValueError);
+
+  bind_scalar<double>(m);
+  bind_scalar<float>(m);
+
+  m.def("n_parameters", [](const std::string& covariance_type, Index n_components, Index n_features) {
+    return gaussmix::n_parameters(gaussmix::parse_covariance_type(covariance_type), n_components, n_features);
+  });
+  m.def("build_info", []() {
+    const auto info = gaussmix::build_info();
+    return py::dict("version"_a = GAUSSMIX_VERSION, "openmp"_a = info.openmp, "max_threads"_a = info.max_threads,
+                    "simd"_a = info.simd, "eigen"_a = info.eigen_version);
+  });
+  m.attr("__version__") = GAUSSMIX_VERSION;
+}

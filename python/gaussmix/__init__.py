@@ -1,0 +1,18 @@
+"""gaussmix: fast Gaussian mixture models with a scikit-learn compatible API."""
+
+from . import _gmm
+from ._estimator import GaussianMixture
+
+NumericalError = _gmm.NumericalError
+__version__ = _gmm.__version__
+
+
+def show_config():
+    """Print and return how this gaussmix was built: version, OpenMP, threads, SIMD, Eigen."""
+    info = _gmm.build_info()
+    for key, value in info.items():
+        print(f"{key}: {value}")
+    return info
+
+
+__all__ = ["GaussianMixture", "NumericalError", "show_config", "__version__"]

@@ -1,0 +1,416 @@
+"""The scikit-learn compatible estimator over the C++ core."""
+
+from numbers import Integral, Real
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _gmm
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def _random_seed(random_state):
+    """A 63-bit seed for the core drawn from a scikit-learn random_state."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int64).max, dtype=np.int64))
+
+
+def _check_shape(param, shape, name):
+    if param.shape != shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}"
+        )
+
+
+def _check_weights(weights, n_components, dtype):
+    weights = check_array(weights, dtype=dtype, ensure_2d=False)
+    _check_shape(weights, (n_components,), "weights")
+    if np.any(weights < 0.0) or np.any(weights > 1.0):
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got max value "
+            f"{weights.max():.5f}, min value {weights.min():.5f}"
+        )
+    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
+    if not np.isclose(abs(1.0 - float(weights.sum())), 0.0, atol=atol):
+        raise ValueError(
+            f"The parameter 'weights' should be normalized, but got sum(weights) = {weights.sum():.5f}"
+        )
+    return weights
+
+
+def _check_precisions(precisions, covariance_type, n_components, n_features, dtype):
+    precisions = check_array(precisions, dtype=dtype, ensure_2d=False, allow_nd=covariance_type == "full")
+    shapes = {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }
+    _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
+    if covariance_type in ("diag", "spherical"):
+        if np.any(precisions <= 0.0):
+            raise ValueError(f"'{covariance_type} precision' should be positive")
+    else:
+        for matrix in precisions.reshape(-1, n_features, n_features):
+            if not (np.allclose(matrix, matrix.T) and np.all(np.linalg.eigvalsh(matrix) > 0.0)):
+                raise ValueError(f"'{covariance_type} precision' should be symmetric, positive-definite")
+    return precisions
+
+
+def _check_sample_weight(sample_weight, n_samples, dtype):
+    """Weights as a contiguous array of X's dtype; finite, non-negative, not all zero."""
+    if sample_weight is None:
+        return np.empty(0, dtype=dtype)
+    if np.isscalar(sample_weight):
+        sample_weight = np.full(n_samples, sample_weight)
+    try:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"sample_weight must be numeric: {error}") from None
+    if sample_weight.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected ({n_samples},)"
+        )
+    if not np.all(np.isfinite(sample_weight)):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if np.any(sample_weight < 0):
+        raise ValueError("sample_weight must be non-negative")
+    if not sample_weight.sum() > 0:
+        raise ValueError("sample_weight must not sum to zero")
+    return np.ascontiguousarray(sample_weight, dtype=dtype)
+
+
+def _as_2d(parameter, covariance_type):
+    """Covariance-shaped parameter as the core stores it (see cpp/include/gaussmix/options.hpp)."""
+    parameter = np.asarray(parameter)
+    if covariance_type == "full":
+        return parameter.reshape(-1, parameter.shape[-1])
+    if covariance_type == "spherical":
+        return parameter.reshape(-1, 1)
+    return parameter
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by expectation-maximisation in C++.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same parameters,
+    defaults, fitted attributes and methods, computed by an Eigen/OpenMP core. In addition,
+    ``fit``, ``fit_predict`` and ``score`` accept ``sample_weight`` (an integer weight counts a
+    sample that many times) and ``sample`` accepts a ``random_state``. float32 input is fitted
+    in float32 and float32 attributes and outputs come back.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Shape of the component covariances.
+    tol : float, default=1e-3
+        EM stops when the lower bound (mean log-likelihood) changes by less than ``tol``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance so it stays positive definite.
+    max_iter : int, default=100
+        EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How EM starts when no initial parameters are given.
+    weights_init, means_init, precisions_init : array-like, default=None
+        Initial weights (n_components,), means (n_components, n_features) and precisions
+        (shaped like ``precisions_``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation and ``sample``.
+    warm_start : bool, default=False
+        Continue from the previous fit on the next call to ``fit``.
+    verbose : int, default=0
+        Print a summary of every initialisation (and iterations when >= 2).
+    verbose_interval : int, default=10
+        Iterations between lines when ``verbose >= 2``.
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : ndarray
+        Fitted parameters, shaped as in scikit-learn.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+    lower_bounds_ : list of float
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussmix import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]], dtype=float)
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0]).round(1)
+    array([ 1., 10.])
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight equals repeating the sample.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        self.fit_predict(X, y, sample_weight=sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each sample, shape (n_samples,)."""
+        self._validate_params()
+        X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C")
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got "
+                f"n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        weight = _check_sample_weight(sample_weight, n_samples, X.dtype)
+        start_from_previous = self.warm_start and hasattr(self, "converged_")
+        if start_from_previous:
+            dtype = X.dtype
+            result = _gmm.fit_from(
+                X,
+                self.covariance_type,
+                np.ascontiguousarray(self.weights_, dtype=dtype),
+                np.ascontiguousarray(self.means_, dtype=dtype),
+                np.ascontiguousarray(_as_2d(self.precisions_cholesky_, self.covariance_type), dtype=dtype),
+                tol=float(self.tol),
+                reg_covar=float(self.reg_covar),
+                max_iter=int(self.max_iter),
+                sample_weight=weight,
+                lower_bound=float(self.lower_bound_),
+            )
+        else:
+            weights_init, means_init, precisions_init = self._initial_parameters(n_features, X.dtype)
+            result = _gmm.fit(
+                X,
+                n_components=int(self.n_components),
+                covariance_type=self.covariance_type,
+                tol=float(self.tol),
+                reg_covar=float(self.reg_covar),
+                max_iter=int(self.max_iter),
+                n_init=int(self.n_init),
+                init_params=self.init_params,
+                seed=_random_seed(self.random_state),
+                sample_weight=weight,
+                weights_init=weights_init,
+                means_init=means_init,
+                precisions_init=precisions_init,
+            )
+        self._set_fitted_parameters(result, n_features)
+        self._report(result)
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init parameters, "
+                "or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        return self._call("predict", X)
+
+    def _initial_parameters(self, n_features, dtype):
+        """Validated initial parameters as the core takes them; empty arrays when absent."""
+        K = self.n_components
+        weights = np.empty(0, dtype=dtype)
+        means = np.empty((0, 0), dtype=dtype)
+        precisions = np.empty((0, 0), dtype=dtype)
+        if self.weights_init is not None:
+            weights = _check_weights(self.weights_init, K, dtype)
+        if self.means_init is not None:
+            means = check_array(self.means_init, dtype=dtype)
+            _check_shape(means, (K, n_features), "means")
+        if self.precisions_init is not None:
+            precisions = _check_precisions(self.precisions_init, self.covariance_type, K, n_features, dtype)
+            precisions = _as_2d(precisions, self.covariance_type)
+        return tuple(np.ascontiguousarray(a, dtype=dtype) for a in (weights, means, precisions))
+
+    def _set_fitted_parameters(self, result, n_features):
+        K, D = self.n_components, n_features
+        shapes = {
+            "full": (K, D, D),
+            "tied": (D, D),
+            "diag": (K, D),
+            "spherical": (K,),
+        }
+        shape = shapes[self.covariance_type]
+        self.weights_ = result["weights"]
+        self.means_ = result["means"]
+        self.covariances_ = result["covariances"].reshape(shape)
+        self.precisions_ = result["precisions"].reshape(shape)
+        self.precisions_cholesky_ = result["precisions_cholesky"].reshape(shape)
+        self.converged_ = bool(result["converged"])
+        self.n_iter_ = int(result["n_iter"])
+        self.lower_bound_ = float(result["lower_bound"])
+        self.lower_bounds_ = list(result["lower_bounds"])
+
+    def _report(self, result):
+        """verbose output, from the core's per-initialisation reports."""
+        if not self.verbose:
+            return
+        for index, init in enumerate(result["inits"]):
+            print(f"Initialization {index}")
+            state = "converged" if init["converged"] else "did not converge"
+            if self.verbose >= 2:
+                print(
+                    f"Initialization {state}. time lapse {init['seconds']:.5f}s\t "
+                    f"lower bound {init['lower_bound']:.5f}\t n_iter {init['n_iter']}"
+                )
+            else:
+                print(f"Initialization {state}.")
+        if self.verbose >= 2:
+            bounds = self.lower_bounds_
+            for n_iter in range(self.verbose_interval, len(bounds) + 1, self.verbose_interval):
+                change = bounds[n_iter - 1] - (bounds[n_iter - 2] if n_iter >= 2 else -np.inf)
+                print(f"  Iteration {n_iter}\t lower bound {bounds[n_iter - 1]:.5f}\t ll change {change:.5f}")
+
+    # ---------------------------------------------------------------- inference
+
+    def _validated(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C")
+
+    def _call(self, function, X, *extra):
+        """One core call on validated X with the fitted parameters in X's dtype."""
+        dtype = X.dtype
+        return getattr(_gmm, function)(
+            X,
+            self.covariance_type,
+            np.ascontiguousarray(self.weights_, dtype=dtype),
+            np.ascontiguousarray(self.means_, dtype=dtype),
+            np.ascontiguousarray(_as_2d(self.precisions_cholesky_, self.covariance_type), dtype=dtype),
+            *extra,
+        )
+
+    def score_samples(self, X):
+        """Log-density of each sample, shape (n_samples,)."""
+        return self._call("score_samples", self._validated(X))
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood of X, weighted by ``sample_weight`` when given."""
+        X = self._validated(X)
+        weight = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        return float(self._call("score", X, weight))
+
+    def predict(self, X):
+        """Most probable component of each sample, shape (n_samples,)."""
+        return self._call("predict", self._validated(X))
+
+    def predict_proba(self, X):
+        """Posterior probability of each component, shape (n_samples, n_components)."""
+        return self._call("predict_proba", self._validated(X))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+            Defaults to the estimator's ``random_state``, like scikit-learn (so an int seed
+            gives the same draws on every call).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Samples, grouped by component.
+        y : ndarray of shape (n_samples,)
+            Component of each sample.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool):
+            raise TypeError(f"n_samples must be an integer, got {type(n_samples).__name__}")
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
+            )
+        rng = self.random_state if random_state is None else random_state
+        dtype = self.means_.dtype
+        return _gmm.sample(
+            int(n_samples),
+            _random_seed(rng),
+            self.covariance_type,
+            np.ascontiguousarray(self.weights_, dtype=dtype),
+            np.ascontiguousarray(self.means_, dtype=dtype),
+            np.ascontiguousarray(_as_2d(self.precisions_cholesky_, self.covariance_type), dtype=dtype),
+        )
+
+    def _n_parameters(self):
+        n_components, n_features = self.means_.shape
+        return _gmm.n_parameters(self.covariance_type, n_components, n_features)
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better)."""
+        X = self._validated(X)
+        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better)."""
+        X = self._validated(X)
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()

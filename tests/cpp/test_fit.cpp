@@ -1,0 +1,104 @@
+// EM end to end: recovery of a known mixture, closed forms, monotone lower bound, weights.
+
+#include <cmath>
+
+#include "check.hpp"
+#include "testdata.hpp"
+
+using namespace gaussmix;
+
+int main() {
+  const Model<double> truth = testdata::three_blobs();
+  const Sample<double> drawn = truth.sample(20000, 42);
+
+  // Recovery from the default k-means initialisation.
+  FitOptions options;
+  options.n_components = 3;
+  options.seed = 3;
+  const FitResult<double> result = fit<double>(drawn.X, options);
+  CHECK(result.converged);
+  const Model<double>& model = result.model;
+  for (Index k = 0; k < 3; ++k) {
+    Index j = 0;
+    (model.means().rowwise() - truth.means().row(k)).rowwise().norm().minCoeff(&j);
+    CHECK((model.means().row(j) - truth.means().row(k)).norm() < 0.1);
+    CHECK(std::abs(model.weights()[j] - truth.weights()[k]) < 0.02);
+    CHECK((model.covariances().middleRows(j * 2, 2) - truth.covariances().middleRows(k * 2, 2)).norm() < 0.15);
+  }
+  // The lower bound never decreases.
+  for (std::size_t i = 1; i < result.lower_bounds.size(); ++i)
+    CHECK(result.lower_bounds[i] >= result.lower_bounds[i - 1] - 1e-12);
+  CHECK_CLOSE(result.lower_bound, result.lower_bounds.back(), 0.0);
+  // Labels agree with the generating components (up to renaming).
+  const LabelVector labels = model.predict(drawn.X);
+  Index agree = 0;
+  for (Index i = 0; i < labels.size(); ++i) {
+    Index j = 0;
+    (model.means().rowwise() - truth.means().row(drawn.labels[i])).rowwise().norm().minCoeff(&j);
+    agree += labels[i] == j;
+  }
+  CHECK(agree > 0.99 * labels.size());
+
+  // Same seed, same fit; every initialisation method converges near the truth.
+  const FitResult<double> again = fit<double>(drawn.X, options);
+  CHECK(again.model.means() == model.means());
+  for (auto init : {InitMethod::kmeans_plusplus, InitMethod::random_from_data, InitMethod::random}) {
+    FitOptions other = options;
+    other.init = init;
+    other.n_init = 3;
+    other.max_iter = 500;
+    other.tol = 1e-6;  // random responsibilities start all components alike: EM creeps at first
+    const FitResult<double> r = fit<double>(drawn.X, other);
+    CHECK(r.inits.size() == 3);
+    CHECK(r.lower_bound > result.lower_bound - 1e-3);
+  }
+
+  // One component: the sample mean and the biased sample covariance plus reg_covar.
+  FitOptions single;
+  single.n_components = 1;
+  single.reg_covar = 1e-3;
+  const FitResult<double> one = fit<double>(drawn.X, single);
+  const Eigen::RowVectorXd mean = drawn.X.colwise().mean();
+  const Matrix<double> centered = drawn.X.rowwise() - mean;
+  Eigen::MatrixXd cov = centered.transpose() * centered / double(drawn.X.rows());
+  cov.diagonal().array() += 1e-3;
+  CHECK((one.model.means().row(0) - mean).norm() < 1e-10);
+  CHECK((Eigen::MatrixXd(one.model.covariances()) - cov).norm() < 1e-9);
+
+  // Integer sample weights equal repeated rows; zero weights equal dropped rows.
+  const Matrix<double> small = drawn.X.topRows(300);
+  Vector<double> weight(300);
+  for (Index i = 0; i < 300; ++i) weight[i] = double(i % 3);  // 0, 1, 2
+  Matrix<double> repeated(300, 2);
+  Index rows = 0;
+  for (Index i = 0; i < 300; ++i)
+    for (int r = 0; r < int(weight[i]); ++r) repeated.row(rows++) = small.row(i);
+  repeated.conservativeResize(rows, 2);
+  InitialParameters<double> init{truth.weights(), truth.means(), truth.precisions()};
+  options.tol = 1e-10;
+  options.max_iter = 50;
+  const FitResult<double> weighted = fit<double>(small, options, weight, init);
+  const FitResult<double> expanded = fit<double>(repeated, options, Vector<double>(), init);
+  CHECK(weighted.n_iter == expanded.n_iter);
+  CHECK((weighted.model.means() - expanded.model.means()).norm() < 1e-9);
+  CHECK((weighted.model.covariances() - expanded.model.covariances()).norm() < 1e-9);
+  CHECK_CLOSE(weighted.lower_bound, expanded.lower_bound, 1e-10);
+
+  // float32 data is fitted in float32 and lands near the float64 fit.
+  options = FitOptions();
+  options.n_components = 3;
+  options.seed = 3;
+  const FitResult<float> result32 = fit<float>(drawn.X.cast<float>(), options);
+  CHECK(result32.converged);
+  CHECK(std::abs(result32.lower_bound - result.lower_bound) < 1e-3);
+
+  // Warm start continues from a model and converges immediately at a fixed point.
+  const FitResult<double> resumed = fit_from(result.model, drawn.X, options, Vector<double>(), result.lower_bound);
+  CHECK(resumed.converged && resumed.n_iter <= 2);
+
+  // k-means alone separates the blobs.
+  const KMeansResult<double> km = kmeans<double>(drawn.X, 3, 11);
+  CHECK(km.labels.size() == drawn.X.rows());
+  CHECK(km.inertia > 0 && km.n_iter >= 1);
+  return check::finish("test_fit");
+}
