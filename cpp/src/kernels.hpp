@@ -3,6 +3,7 @@
 // reused for every block it processes, so the EM loop allocates nothing per block.
 
 #include <cmath>
+#include <limits>
 
 #include "gaussmix/model.hpp"
 #include "gaussmix/statistics.hpp"
@@ -66,7 +67,11 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
   const Index rows = ws.log_prob.rows();
   ws.log_norm = ws.log_prob.rowwise().maxCoeff();
   ws.log_prob.colwise() -= ws.log_norm;
-  ws.log_prob = ws.log_prob.array().exp();
+  // Responsibilities below the smallest normal number become exact zeros: subnormals would
+  // slow every later product by orders of magnitude, and zeros let accumulate() skip
+  // components absent from a block.
+  const Scalar cutoff = std::log(std::numeric_limits<Scalar>::min());
+  ws.log_prob = (ws.log_prob.array() < cutoff).select(Scalar(0), ws.log_prob.array().exp());
   for (Index i = 0; i < rows; ++i) {
     const Scalar total = ws.log_prob.row(i).sum();
     ws.log_prob.row(i) /= total;

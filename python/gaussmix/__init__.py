@@ -2,6 +2,8 @@
 
 from . import _gmm
 from ._estimator import GaussianMixture
+from .generation import ReducedMixture
+from .model_selection import AutoGaussianMixture, SweepResult, sweep
 
 NumericalError = _gmm.NumericalError
 __version__ = _gmm.__version__
@@ -15,4 +17,13 @@ def show_config():
     return info
 
 
-__all__ = ["GaussianMixture", "NumericalError", "show_config", "__version__"]
+__all__ = [
+    "AutoGaussianMixture",
+    "GaussianMixture",
+    "NumericalError",
+    "ReducedMixture",
+    "SweepResult",
+    "show_config",
+    "sweep",
+    "__version__",
+]

@@ -235,6 +235,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         weight = _check_sample_weight(sample_weight, n_samples, X.dtype)
         start_from_previous = self.warm_start and hasattr(self, "converged_")
         if start_from_previous:
+            self._check_warm_start(n_features)
             dtype = X.dtype
             result = _gmm.fit_from(
                 X,
@@ -275,6 +276,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         return self._call("predict", X)
 
+    def _check_warm_start(self, n_features):
+        """A warm start continues the previous fit, so the problem must be the same one."""
+        previous = {
+            "n_components": self.means_.shape[0],
+            "n_features": self.means_.shape[1],
+            "covariance_type": self._fitted_covariance_type,
+        }
+        current = {"n_components": self.n_components, "n_features": n_features,
+                   "covariance_type": self.covariance_type}
+        for name, value in current.items():
+            if value != previous[name]:
+                raise ValueError(
+                    f"warm_start=True continues the previous fit, which had {name}={previous[name]!r}, "
+                    f"but got {name}={value!r}; set warm_start=False to fit anew"
+                )
+
     def _initial_parameters(self, n_features, dtype):
         """Validated initial parameters as the core takes them; empty arrays when absent."""
         K = self.n_components
@@ -284,7 +301,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.weights_init is not None:
             weights = _check_weights(self.weights_init, K, dtype)
         if self.means_init is not None:
-            means = check_array(self.means_init, dtype=dtype)
+            means = check_array(self.means_init, dtype=dtype, ensure_2d=False)
             _check_shape(means, (K, n_features), "means")
         if self.precisions_init is not None:
             precisions = _check_precisions(self.precisions_init, self.covariance_type, K, n_features, dtype)
@@ -300,6 +317,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             "spherical": (K,),
         }
         shape = shapes[self.covariance_type]
+        self._fitted_covariance_type = self.covariance_type
         self.weights_ = result["weights"]
         self.means_ = result["means"]
         self.covariances_ = result["covariances"].reshape(shape)
