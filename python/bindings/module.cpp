@@ -180,7 +180,11 @@ void bind_scalar(py::module_& m) {
 
 }  // namespace
 
-PYBIND11_MODULE(_gmm, m) {
+#ifndef GAUSSMIX_MODULE_NAME
+#define GAUSSMIX_MODULE_NAME _gmm
+#endif
+
+PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
   m.doc() = "gaussmix C++ core: EM for Gaussian mixtures (float32 and float64).";
   py::register_exception<gaussmix::NumericalError>(m, "NumericalError", PyExc_ValueError);
 
@@ -193,7 +197,8 @@ PYBIND11_MODULE(_gmm, m) {
   m.def("build_info", []() {
     const auto info = gaussmix::build_info();
     return py::dict("version"_a = GAUSSMIX_VERSION, "openmp"_a = info.openmp, "max_threads"_a = info.max_threads,
-                    "simd"_a = info.simd, "eigen"_a = info.eigen_version);
+                    "simd"_a = info.simd, "eigen"_a = info.eigen_version,
+                    "cpu_supports"_a = info.cpu_supports);
   });
   m.attr("__version__") = GAUSSMIX_VERSION;
 }

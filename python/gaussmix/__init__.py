@@ -1,17 +1,21 @@
 """gaussmix: fast Gaussian mixture models with a scikit-learn compatible API."""
 
-from . import _gmm
+from ._dispatch import core as _core, instruction_set as _instruction_set
 from ._estimator import GaussianMixture
 from .generation import ReducedMixture
 from .model_selection import AutoGaussianMixture, SweepResult, sweep
 
-NumericalError = _gmm.NumericalError
-__version__ = _gmm.__version__
+NumericalError = _core.NumericalError
+__version__ = _core.__version__
 
 
 def show_config():
-    """Print and return how this gaussmix was built: version, OpenMP, threads, SIMD, Eigen."""
-    info = _gmm.build_info()
+    """Print and return how this gaussmix was built and runs here.
+
+    Keys: version, openmp, max_threads, simd (the instruction sets of the core in use), eigen,
+    cpu_supports, and core (which build of the core was chosen: baseline, avx2 or avx512).
+    """
+    info = dict(_core.build_info(), core=_instruction_set)
     for key, value in info.items():
         print(f"{key}: {value}")
     return info

@@ -10,7 +10,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _gmm
+from ._dispatch import core as _gmm
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 

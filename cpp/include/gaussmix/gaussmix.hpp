@@ -16,6 +16,7 @@
 #include "gaussmix/version.hpp"
 
 #include <string>
+#include <vector>
 
 namespace gaussmix {
 
@@ -25,6 +26,9 @@ struct BuildInfo {
   int max_threads;          ///< omp_get_max_threads() now (1 without OpenMP)
   std::string simd;         ///< Eigen's SIMD instruction sets for this build
   std::string eigen_version;
+  /// Instruction sets this CPU (and OS) can run among "avx2" (with FMA) and "avx512"
+  /// (F, CD, VL, BW, DQ): what the Python package uses to pick its build of the core.
+  std::vector<std::string> cpu_supports;
 };
 BuildInfo build_info();
 
