@@ -28,3 +28,11 @@ def test_quickstart_example_runs(capsys):
     runpy.run_path(str(ROOT / "examples" / "python" / "quickstart.py"), run_name="__main__")
     out = capsys.readouterr().out
     assert "BIC picks 4 components" in out
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    bash_blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    test_command = 'pip install ".[test]" && pytest'
+    assert any(test_command in block for block in bash_blocks)
+    assert test_command in (ROOT / ".ci" / "run").read_text()
