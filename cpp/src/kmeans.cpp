@@ -55,7 +55,27 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
   const Vector<double> weight = weights_or_ones<Scalar>(sample_weight, n);
   detail::Random rng(seed);
   const Index rows = detail::block_rows(X.cols());
-  const int n_threads = detail::threads_for(n, rows);
+  // Greedy k-means++ (as scikit-learn): try 2 + log k candidates, keep the one that lowers the
+  // potential sum_i w_i d_i^2 most.
+  const Index n_trials = 2 + static_cast<Index>(std::log(static_cast<double>(n_clusters)));
+  // Each step is one short pass over X; below a few million flops a second thread costs more in
+  // start-up and barriers than it saves.
+  const int n_threads = n * X.cols() * n_trials < (Index(1) << 22) ? 1 : detail::threads_for(n, rows);
+
+  // Distances by ||x||^2 + ||c||^2 - 2 x.c, one matrix product per block: seeding only samples
+  // proportionally to them, so the expansion's rounding (clipped at zero) does no harm.
+  const Vector<double> row_norms = X.template cast<double>().rowwise().squaredNorm();
+  std::vector<Matrix<Scalar>> products(n_threads);
+  const auto distances = [&](const Matrix<Scalar>& centers, const Vector<double>& center_norms, int thread,
+                             Index begin, Index end) -> const Matrix<Scalar>& {
+    auto& product = products[thread];
+    product.noalias() = X.middleRows(begin, end - begin) * centers.transpose();
+    for (Index i = begin; i < end; ++i)
+      for (Index t = 0; t < centers.rows(); ++t)
+        product(i - begin, t) = static_cast<Scalar>(std::max(
+            0.0, row_norms[i] + center_norms[t] - 2.0 * static_cast<double>(product(i - begin, t))));
+    return product;
+  };
 
   std::vector<Index> chosen{draw_proportional(weight, weight.sum(), rng)};
   Vector<double> closest(n);  // squared distance to the nearest chosen center
@@ -64,35 +84,45 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
     for (Index i = begin; i < end; ++i) closest[i] = squared_distance(X, i, center);
   });
 
-  // Greedy k-means++ (as scikit-learn): try 2 + log k candidates, keep the one that lowers the
-  // potential sum_i w_i d_i^2 most.
-  const Index n_trials = 2 + static_cast<Index>(std::log(static_cast<double>(n_clusters)));
-  std::vector<Eigen::RowVectorXd> candidates(n_trials);
+  Matrix<Scalar> candidates(n_trials, X.cols());
   std::vector<Index> candidate_rows(n_trials);
   std::vector<Vector<double>> thread_potential(n_threads, Vector<double>(n_trials));
+  std::vector<double> cumulative(n);
   for (Index c = 1; c < n_clusters; ++c) {
-    const Vector<double> mass = weight.cwiseProduct(closest);
-    const double potential = mass.sum();
+    double running = 0.0;
+    for (Index i = 0; i < n; ++i) cumulative[i] = running += weight[i] * closest[i];
+    const double potential = running;
     for (Index t = 0; t < n_trials; ++t) {
-      // All remaining mass on already chosen points (duplicates): any weighted point will do.
-      candidate_rows[t] = potential > 0.0 ? draw_proportional(mass, potential, rng)
-                                          : draw_proportional(weight, weight.sum(), rng);
-      candidates[t] = X.row(candidate_rows[t]).template cast<double>();
+      if (potential > 0.0) {
+        // The first sample whose cumulative mass exceeds a uniform draw; zero-mass samples
+        // never are, since their cumulative value equals their predecessor's.
+        const double target = rng.uniform() * potential;
+        const auto it = std::upper_bound(cumulative.begin(), cumulative.end(), target);
+        candidate_rows[t] = std::min<Index>(it - cumulative.begin(), n - 1);
+      } else {
+        // All remaining mass on already chosen points (duplicates): any weighted point will do.
+        candidate_rows[t] = draw_proportional(weight, weight.sum(), rng);
+      }
+      candidates.row(t) = X.row(candidate_rows[t]);
     }
+    const Vector<double> candidate_norms = candidates.template cast<double>().rowwise().squaredNorm();
     for (auto& p : thread_potential) p.setZero();
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
+      const auto& d = distances(candidates, candidate_norms, thread, begin, end);
       for (Index i = begin; i < end; ++i)
         for (Index t = 0; t < n_trials; ++t)
-          thread_potential[thread][t] += weight[i] * std::min(closest[i], squared_distance(X, i, candidates[t]));
+          thread_potential[thread][t] += weight[i] * std::min(closest[i], static_cast<double>(d(i - begin, t)));
     });
     Vector<double> trial_potential = Vector<double>::Zero(n_trials);
     for (const auto& p : thread_potential) trial_potential += p;
     Index best = 0;
     trial_potential.minCoeff(&best);
     chosen.push_back(candidate_rows[best]);
-    detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
-      for (Index i = begin; i < end; ++i)
-        closest[i] = std::min(closest[i], squared_distance(X, i, candidates[best]));
+    const Matrix<Scalar> winner = candidates.row(best);
+    const Vector<double> winner_norm = candidate_norms.segment(best, 1);
+    detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
+      const auto& d = distances(winner, winner_norm, thread, begin, end);
+      for (Index i = begin; i < end; ++i) closest[i] = std::min(closest[i], static_cast<double>(d(i - begin, 0)));
     });
   }
   return chosen;

@@ -24,10 +24,18 @@ inline int max_threads() {
 #endif
 }
 
-/// Rows per block: about 16 KiB of float64 data per block, so a block and its per-component
-/// temporaries stay in L2 while every component visits it.
+/// Features up to which the full-covariance statistics are summed as lane-wise dot products
+/// over the block rather than by a GEMM (see accumulate_transposed()).
+constexpr Index kSmallFeatures = 16;
+
+/// Rows per block, a multiple of 64 (the kernels' lane groups). Few features: about 16 KiB of
+/// float64 per block, so that the transposed block and its per-component temporaries stay in L1
+/// while the dot-product kernels sweep them. More: 512 rows (at most 512 KiB), enough depth for
+/// the GEMM to run near peak and few horizontal sums per block in the diag kernels.
 inline Index block_rows(Index n_features) {
-  return std::clamp<Index>(2048 / std::max<Index>(n_features, 1), 64, 512);
+  const Index D = std::max<Index>(n_features, 1);
+  const Index budget = D <= kSmallFeatures ? 2048 : 65536;
+  return std::clamp<Index>(budget / D / 64 * 64, 64, 512);
 }
 
 inline Index block_count(Index n_rows, Index rows_per_block) {

@@ -1,5 +1,6 @@
 #include "gaussmix/statistics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -41,7 +42,10 @@ template <typename Scalar>
 SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<MatrixCRef<Scalar>> X,
                                       NoDeduce<VectorCRef<Scalar>> sample_weight) {
   const char* caller = "expectation_step()";
-  model.check_data(X, caller);
+  // The shape is checked here, finiteness only if the pass ends with a non-finite
+  // log-likelihood, which any NaN or infinity in X produces: a separate serial scan of X on
+  // every EM iteration would cost as much as a diag E-step's arithmetic.
+  model.check_data(X.topRows(std::min<Index>(X.rows(), 1)), caller);
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   const Matrix<Scalar>& shift = model.means();
   const Index rows = detail::block_rows(X.cols());
@@ -66,11 +70,13 @@ SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<Matri
       stats.log_likelihood_sum += ws.log_norm.template cast<double>().sum();
       stats.weight_sum += static_cast<double>(end - begin);
     }
-    detail::accumulate(X_blk, ws.log_prob, weight, shift, stats, ws);
+    // weighted_log_prob() left the block transposed in ws.
+    detail::accumulate_transposed(end - begin, ws.log_prob, weight, shift, stats, ws);
   });
 
   SufficientStatistics total = std::move(partial[0]);
   for (int t = 1; t < n_threads; ++t) total.merge(partial[t]);
+  if (!std::isfinite(total.log_likelihood_sum)) model.check_data(X, caller);
   return total;
 }
 
