@@ -35,8 +35,10 @@ Index draw_proportional(const Vector<double>& mass, double total, detail::Random
   return last_positive;  // rounding left target just above the sum
 }
 
-template <typename Scalar>
-double squared_distance(const MatrixCRef<Scalar>& X, Index i, const Eigen::RowVectorXd& center) {
+// Templated on the center's expression so that a row of a matrix is not copied (and allocated)
+// once per sample.
+template <typename Scalar, typename Center>
+double squared_distance(const MatrixCRef<Scalar>& X, Index i, const Eigen::MatrixBase<Center>& center) {
   return (X.row(i).template cast<double>() - center).squaredNorm();
 }
 
