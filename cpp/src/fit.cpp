@@ -152,9 +152,11 @@ FitResult<Scalar> run_em(Model<Scalar> model, MatrixCRef<Scalar> X, VectorCRef<S
     run.model = std::move(model);
     return run;  // scikit-learn: no iteration, lower bound -inf, not converged
   }
+  detail::PassBuffers<Scalar> buffers;
   for (int iter = 1; iter <= options.max_iter; ++iter) {
     const double previous = lower_bound;
-    const SufficientStatistics stats = expectation_step(model, X, sample_weight);
+    detail::expectation_step(model, X, sample_weight, buffers);
+    const SufficientStatistics& stats = buffers.partial[0];
     lower_bound = stats.mean_log_likelihood();
     if (!std::isfinite(lower_bound))
       throw NumericalError("fit(): the log-likelihood became non-finite at iteration " + std::to_string(iter) +

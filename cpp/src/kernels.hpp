@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "gaussmix/model.hpp"
 #include "gaussmix/statistics.hpp"
@@ -55,7 +56,24 @@ struct Workspace {
   Vector<Scalar> log_norm;    // (rows) log p(x)
   Vector<Scalar> total;       // (rows) sum_k exp(log_prob - max)
   Vector<Scalar> resp;        // (padded rows) w_i r_ik of one component; zero in the padding
+  Matrix<Scalar> factor_t;    // (D, D) one component's Uᵀ (full_quadratic())
+  Matrix<Scalar> lanes;       // (D, kLanes) one group of rows, centred (full_quadratic())
+  Matrix<Scalar> kept;        // (D, padded rows) the block's rows with r_ik > 0, transposed
+  Vector<Scalar> kept_resp;   // (padded rows) their w_i r_ik; zero in the padding
 };
+
+/// Per-thread workspaces and partial statistics of one E-step pass, kept across the passes of an
+/// EM run so that after the first the loop allocates (and page-faults in) nothing.
+template <typename Scalar>
+struct PassBuffers {
+  std::vector<Workspace<Scalar>> workspaces;
+  std::vector<SufficientStatistics> partial;
+};
+
+/// expectation_step() into buffers.partial[0], reusing the buffers' memory.
+template <typename Scalar>
+void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
+                      PassBuffers<Scalar>& buffers);
 
 /// Copies X_blkᵀ into ws.transposed, zero-padded to whole groups of lanes.
 template <typename Scalar, typename Rows>
@@ -75,15 +93,22 @@ void load_transposed(const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws
 }
 
 /// sum_j ((x - mu)ᵀ U)_j² for one group of lanes, from the transposed block at `x` (row stride
-/// `stride`) and the upper triangular U (D, D): y_j = sum_{d <= j} (x_d - mu_d) U_dj.
-template <typename Scalar, typename Mean, typename Factor>
-Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, const Factor& U) {
+/// `stride`) and the upper triangular U (D, D), given as Uᵀ (`factor_t`, row-major, so that
+/// column j of U is contiguous): y_j = sum_{d <= j} (x_d - mu_d) U_dj. The lanes are centred
+/// once into `centered` (D * kLanes, L1-resident), so that the D²/2 inner steps are one load
+/// and one FMA each.
+template <typename Scalar, typename Mean>
+Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, const Scalar* factor_t, Index D,
+                             Scalar* centered) {
   using Map = Eigen::Map<const Lanes<Scalar>>;
-  const Index D = U.rows();
+  using AlignedMap = Eigen::Map<const Lanes<Scalar>, Eigen::AlignedMax>;
+  constexpr Index L = kLanes<Scalar>;
+  for (Index d = 0; d < D; ++d) Eigen::Map<Lanes<Scalar>, Eigen::AlignedMax>(centered + d * L) = Map(x + d * stride) - mu[d];
   Lanes<Scalar> sum = Lanes<Scalar>::Zero();
   for (Index j = 0; j < D; ++j) {
+    const Scalar* u = factor_t + j * D;
     Lanes<Scalar> y = Lanes<Scalar>::Zero();
-    for (Index d = 0; d <= j; ++d) y += (Map(x + d * stride) - mu[d]) * U(d, j);
+    for (Index d = 0; d <= j; ++d) y += AlignedMap(centered + d * L) * u[d];
     sum += y.square();
   }
   return sum;
@@ -114,14 +139,17 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
   else if (type == CovarianceType::diag)
     ws.scale = U;
   ws.log_prob.resize(rows, K);
+  reserve(ws.lanes, D, kLanes<Scalar>);
   const bool dense = type == CovarianceType::full || type == CovarianceType::tied;
+  if (type == CovarianceType::tied) ws.factor_t = U.transpose();
   for (Index k = 0; k < K; ++k) {
     const Scalar constant = static_cast<Scalar>(model.log_normalizers()[k]);
     const auto mu = means.row(k);
     Scalar* out = ws.log_prob.col(k).data();
+    if (type == CovarianceType::full) ws.factor_t = U.middleRows(k * D, D).transpose();
     for (Index i = 0; i < rows; i += kLanes<Scalar>) {
       const Lanes<Scalar> quadratic =
-          dense ? full_quadratic(x + i, stride, mu, U.middleRows(type == CovarianceType::full ? k * D : 0, D))
+          dense ? full_quadratic(x + i, stride, mu, ws.factor_t.data(), D, ws.lanes.data())
                 : diagonal_quadratic(x + i, stride, mu, ws.scale.row(k));
       const Index n = std::min(kLanes<Scalar>, rows - i);
       Eigen::Map<Vector<Scalar>>(out + i, n) = constant - Scalar(0.5) * quadratic.head(n);
@@ -172,14 +200,21 @@ double dot_rows(const Scalar* a, const Scalar* b, Index n) {
 /// Adds the statistics of the block in ws.transposed (`rows` rows) with responsibilities `resp`
 /// (rows, K) and optional weights. `shift` is stats.shift in the data's type. Sums run in the
 /// data's type within the block and in double across blocks.
+///
+/// Only rows with a nonzero responsibility enter a component's sums. With separated components
+/// most of a block's responsibilities are exact zeros (normalize_log_prob() flushes what would be
+/// subnormal), so each component's rows are gathered first and the second moments, the costly
+/// half of an EM iteration, cost in proportion to the rows a component actually owns.
 template <typename Scalar, typename Resp>
 void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, const Matrix<Scalar>& shift,
                            SufficientStatistics& stats, Workspace<Scalar>& ws) {
   using SumMap = Eigen::Map<const Eigen::Array<Scalar, kSumLanes<Scalar>, 1>>;
+  using Block = Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>>;
   const Index D = shift.cols(), K = shift.rows(), padded = padded_rows<Scalar>(rows);
   const CovarianceType type = stats.covariance_type;
-  const auto X_t = ws.transposed.leftCols(padded);
   ws.resp.setZero(padded);
+  reserve(ws.kept, D, padded);
+  ws.kept_resp.resize(padded);
   for (Index k = 0; k < K; ++k) {
     if (weight)
       ws.resp.head(rows) = resp.col(k).cwiseProduct(Eigen::Map<const Vector<Scalar>>(weight, rows));
@@ -188,13 +223,34 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
     const double total = ws.resp.template cast<double>().sum();
     if (total == 0.0) continue;  // nothing of this block belongs to k
     stats.resp_sum[k] += total;
+
+    // The rows of k: the whole block, or its rows with r_ik > 0 gathered into ws.kept.
+    Index n_kept = 0;
+    for (Index i = 0; i < rows; ++i) n_kept += ws.resp[i] != Scalar(0);
+    const Index n = padded_rows<Scalar>(n_kept);
+    const bool gather = n < padded;
+    if (gather) {
+      Index j = 0;
+      for (Index i = 0; i < rows; ++i)
+        if (ws.resp[i] != Scalar(0)) {
+          for (Index d = 0; d < D; ++d) ws.kept(d, j) = ws.transposed(d, i);
+          ws.kept_resp[j++] = ws.resp[i];
+        }
+      ws.kept.middleCols(n_kept, n - n_kept).setZero();
+      ws.kept_resp.segment(n_kept, n - n_kept).setZero();
+    }
+    const Matrix<Scalar>& source = gather ? ws.kept : ws.transposed;
+    const Block X_k(source.data(), D, n, Eigen::OuterStride<>(source.cols()));
+    const Scalar* r = gather ? ws.kept_resp.data() : ws.resp.data();
+    const auto r_k = Eigen::Map<const Vector<Scalar>>(r, n);
+
     if (type == CovarianceType::full || type == CovarianceType::tied) {
-      reserve(ws.centered, D, padded);
-      reserve(ws.weighted, D, padded);
-      auto centered = ws.centered.leftCols(padded);
-      auto weighted = ws.weighted.leftCols(padded);
-      centered = X_t.colwise() - shift.row(k).transpose();
-      weighted = centered.array().rowwise() * ws.resp.transpose().array();
+      reserve(ws.centered, D, n);
+      reserve(ws.weighted, D, n);
+      auto centered = ws.centered.leftCols(n);
+      auto weighted = ws.weighted.leftCols(n);
+      centered = X_k.colwise() - shift.row(k).transpose();
+      weighted = centered.array().rowwise() * r_k.transpose().array();
       stats.first.row(k) += weighted.rowwise().sum().template cast<double>().transpose();
       const Index first_row = type == CovarianceType::full ? k * D : 0;
       auto second = stats.second.middleRows(first_row, D);
@@ -208,7 +264,7 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
         // Small operands: a GEMM call would cost more in packing than in arithmetic.
         for (Index a = 0; a < D; ++a)
           for (Index b = 0; b <= a; ++b) {
-            const double value = dot_rows(weighted.row(a).data(), centered.row(b).data(), padded);
+            const double value = dot_rows(weighted.row(a).data(), centered.row(b).data(), n);
             second(a, b) += value;
             if (b != a) second(b, a) += value;
           }
@@ -220,9 +276,10 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
         first.setZero();
         second.setZero();
         const Scalar s = shift(k, d);
-        for (Index i = 0; i < padded; i += kSumLanes<Scalar>) {
-          const auto c = SumMap(X_t.row(d).data() + i) - s;
-          const auto rc = (SumMap(ws.resp.data() + i) * c).eval();
+        const Scalar* x = X_k.row(d).data();
+        for (Index i = 0; i < n; i += kSumLanes<Scalar>) {
+          const auto c = SumMap(x + i) - s;
+          const auto rc = (SumMap(r + i) * c).eval();
           first += rc;
           second += rc * c;
         }

@@ -42,6 +42,42 @@ double squared_distance(const MatrixCRef<Scalar>& X, Index i, const Eigen::Matri
   return (X.row(i).template cast<double>() - center).squaredNorm();
 }
 
+/// Candidates scored together: one SIMD register of double lanes on AVX-512.
+constexpr Index kCandidateGroup = 8;
+using CandidateLanes = Eigen::Array<double, kCandidateGroup, 1>;
+
+/// Squared distances of rows [begin, end) of X to the candidates of one group into
+/// out (end - begin, kCandidateGroup), by ||x||² + ||c||² - 2 x.c clipped at zero. `centers_t`
+/// holds the group's candidates transposed, (D, kCandidateGroup) row-major, zero-padded. Eight
+/// rows at a time, so that each broadcast of x_id feeds one FMA into each of eight independent
+/// accumulators and X is read once, with no packing: k-means++ scores only a handful of
+/// candidates per step, too few for a GEMM's packing to pay.
+template <typename Scalar>
+void candidate_distances(const MatrixCRef<Scalar>& X, Index begin, Index end, const Matrix<double>& centers_t,
+                         const CandidateLanes& center_norms, const Vector<double>& row_norms,
+                         Matrix<double>& out) {
+  using Map = Eigen::Map<const CandidateLanes>;
+  constexpr Index kRows = 8;
+  const Index D = X.cols();
+  out.resize(end - begin, kCandidateGroup);
+  Index i = begin;
+  for (; i + kRows <= end; i += kRows) {
+    CandidateLanes acc[kRows];
+    for (auto& a : acc) a.setZero();
+    for (Index d = 0; d < D; ++d) {
+      const CandidateLanes c = Map(centers_t.data() + d * kCandidateGroup);
+      for (Index r = 0; r < kRows; ++r) acc[r] += static_cast<double>(X(i + r, d)) * c;
+    }
+    for (Index r = 0; r < kRows; ++r)
+      out.row(i + r - begin) = (row_norms[i + r] + center_norms - 2.0 * acc[r]).max(0.0).matrix().transpose();
+  }
+  for (; i < end; ++i) {
+    CandidateLanes acc = CandidateLanes::Zero();
+    for (Index d = 0; d < D; ++d) acc += static_cast<double>(X(i, d)) * Map(centers_t.data() + d * kCandidateGroup);
+    out.row(i - begin) = (row_norms[i] + center_norms - 2.0 * acc).max(0.0).matrix().transpose();
+  }
+}
+
 }  // namespace
 
 template <typename Scalar>
@@ -62,22 +98,12 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
   const Index n_trials = 2 + static_cast<Index>(std::log(static_cast<double>(n_clusters)));
   // Each step is one short pass over X; below a few million flops a second thread costs more in
   // start-up and barriers than it saves.
-  const int n_threads = n * X.cols() * n_trials < (Index(1) << 22) ? 1 : detail::threads_for(n, rows);
+  const int n_threads = n * X.cols() * n_trials < (Index(1) << 19) ? 1 : detail::threads_for(n, rows);
 
-  // Distances by ||x||^2 + ||c||^2 - 2 x.c, one matrix product per block: seeding only samples
-  // proportionally to them, so the expansion's rounding (clipped at zero) does no harm.
+  // Distances by ||x||^2 + ||c||^2 - 2 x.c: seeding only samples proportionally to them, so the
+  // expansion's rounding (clipped at zero) does no harm.
   const Vector<double> row_norms = X.template cast<double>().rowwise().squaredNorm();
-  std::vector<Matrix<Scalar>> products(n_threads);
-  const auto distances = [&](const Matrix<Scalar>& centers, const Vector<double>& center_norms, int thread,
-                             Index begin, Index end) -> const Matrix<Scalar>& {
-    auto& product = products[thread];
-    product.noalias() = X.middleRows(begin, end - begin) * centers.transpose();
-    for (Index i = begin; i < end; ++i)
-      for (Index t = 0; t < centers.rows(); ++t)
-        product(i - begin, t) = static_cast<Scalar>(std::max(
-            0.0, row_norms[i] + center_norms[t] - 2.0 * static_cast<double>(product(i - begin, t))));
-    return product;
-  };
+  std::vector<Matrix<double>> scored(n_threads);  // per thread: a block's distances to one group
 
   std::vector<Index> chosen{draw_proportional(weight, weight.sum(), rng)};
   Vector<double> closest(n);  // squared distance to the nearest chosen center
@@ -86,14 +112,18 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
     for (Index i = begin; i < end; ++i) closest[i] = squared_distance(X, i, center);
   });
 
-  Matrix<Scalar> candidates(n_trials, X.cols());
+  const Index n_groups = (n_trials + kCandidateGroup - 1) / kCandidateGroup;
+  Matrix<double> candidates_t(X.cols(), n_groups * kCandidateGroup);  // candidates transposed, padded
+  Eigen::ArrayXd candidate_norms(n_groups * kCandidateGroup);
   std::vector<Index> candidate_rows(n_trials);
-  std::vector<Vector<double>> thread_potential(n_threads, Vector<double>(n_trials));
+  std::vector<Eigen::ArrayXd> thread_potential(n_threads, Eigen::ArrayXd(n_trials));
   std::vector<double> cumulative(n);
   for (Index c = 1; c < n_clusters; ++c) {
     double running = 0.0;
     for (Index i = 0; i < n; ++i) cumulative[i] = running += weight[i] * closest[i];
     const double potential = running;
+    candidates_t.setZero();
+    candidate_norms.setZero();
     for (Index t = 0; t < n_trials; ++t) {
       if (potential > 0.0) {
         // The first sample whose cumulative mass exceeds a uniform draw; zero-mass samples
@@ -105,26 +135,33 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
         // All remaining mass on already chosen points (duplicates): any weighted point will do.
         candidate_rows[t] = draw_proportional(weight, weight.sum(), rng);
       }
-      candidates.row(t) = X.row(candidate_rows[t]);
+      candidates_t.col(t) = X.row(candidate_rows[t]).template cast<double>().transpose();
+      candidate_norms[t] = row_norms[candidate_rows[t]];
     }
-    const Vector<double> candidate_norms = candidates.template cast<double>().rowwise().squaredNorm();
     for (auto& p : thread_potential) p.setZero();
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
-      const auto& d = distances(candidates, candidate_norms, thread, begin, end);
-      for (Index i = begin; i < end; ++i)
-        for (Index t = 0; t < n_trials; ++t)
-          thread_potential[thread][t] += weight[i] * std::min(closest[i], static_cast<double>(d(i - begin, t)));
+      auto& d = scored[thread];
+      for (Index g = 0; g < n_groups; ++g) {
+        const Index first = g * kCandidateGroup, count = std::min(kCandidateGroup, n_trials - first);
+        const Matrix<double> group_t = candidates_t.middleCols(first, kCandidateGroup);
+        candidate_distances(X, begin, end, group_t, candidate_norms.segment<kCandidateGroup>(first), row_norms, d);
+        for (Index i = begin; i < end; ++i)
+          for (Index t = 0; t < count; ++t)
+            thread_potential[thread][first + t] += weight[i] * std::min(closest[i], d(i - begin, t));
+      }
     });
-    Vector<double> trial_potential = Vector<double>::Zero(n_trials);
+    Eigen::ArrayXd trial_potential = Eigen::ArrayXd::Zero(n_trials);
     for (const auto& p : thread_potential) trial_potential += p;
     Index best = 0;
     trial_potential.minCoeff(&best);
     chosen.push_back(candidate_rows[best]);
-    const Matrix<Scalar> winner = candidates.row(best);
-    const Vector<double> winner_norm = candidate_norms.segment(best, 1);
-    detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
-      const auto& d = distances(winner, winner_norm, thread, begin, end);
-      for (Index i = begin; i < end; ++i) closest[i] = std::min(closest[i], static_cast<double>(d(i - begin, 0)));
+    const Eigen::VectorXd winner = candidates_t.col(best);
+    const double winner_norm = candidate_norms[best];
+    detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
+      for (Index i = begin; i < end; ++i) {
+        const double dot = X.row(i).template cast<double>().dot(winner.transpose());
+        closest[i] = std::min(closest[i], std::max(0.0, row_norms[i] + winner_norm - 2.0 * dot));
+      }
     });
   }
   return chosen;
@@ -157,6 +194,7 @@ KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_
     Index changed;
   };
   std::vector<Partial> partial(n_threads);
+  std::vector<Matrix<Scalar>> scores(n_threads, Matrix<Scalar>(std::min(n, rows), K));  // reused every pass
   LabelVector labels = LabelVector::Constant(n, -1);
   Vector<double> distance(n);
 
@@ -173,11 +211,16 @@ KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
       auto& p = partial[thread];
       // argmin_k ||x - c_k||^2 = argmax_k (x . c_k - ||c_k||^2 / 2): one matrix product per block.
-      const Matrix<Scalar> score =
-          (X.middleRows(begin, end - begin) * centers_s.transpose()).rowwise() - half_norms.transpose();
+      auto score = scores[thread].topRows(end - begin);
+      score.noalias() = X.middleRows(begin, end - begin) * centers_s.transpose();
+      score.rowwise() -= half_norms.transpose();
       for (Index i = begin; i < end; ++i) {
+        // The largest score by a vectorised reduction, then its first position: maxCoeff(&index)
+        // would compare one coefficient at a time.
+        const auto row = score.row(i - begin);
+        const Scalar top = row.maxCoeff();
         Index best = 0;
-        score.row(i - begin).maxCoeff(&best);
+        while (row[best] != top) ++best;
         if (labels[i] != best) ++p.changed;
         labels[i] = best;
         distance[i] = squared_distance(X, i, centers.row(best));

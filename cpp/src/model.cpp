@@ -59,8 +59,9 @@ void check_precisions_cholesky(CovarianceType type, Index K, Index D, MatrixCRef
     const Index n_blocks = type == CovarianceType::full ? K : 1;
     for (Index k = 0; k < n_blocks; ++k) {
       const auto U = factors.middleRows(k * D, D);
-      detail::require(U.template triangularView<Eigen::StrictlyLower>().toDenseMatrix().isZero(0.0) &&
-                          (U.diagonal().array() > Scalar(0)).all(),
+      bool upper = (U.diagonal().array() > Scalar(0)).all();
+      for (Index row = 1; row < D && upper; ++row) upper = U.row(row).head(row).isZero(0.0);
+      detail::require(upper,
                       caller,
                       "precisions_cholesky of " + component_name(type, k) +
                           " must be upper triangular with a positive diagonal");
@@ -158,21 +159,20 @@ Model<Scalar> Model<Scalar>::from_precisions_cholesky(CovarianceType type, Vecto
 }
 
 template <typename Scalar>
-Model<Scalar> Model<Scalar>::from_parameters(CovarianceType type, VectorCRef<Scalar> weights,
-                                             MatrixCRef<Scalar> means, MatrixCRef<Scalar> covariances,
-                                             MatrixCRef<Scalar> precisions_cholesky) {
+Model<Scalar> Model<Scalar>::from_parameters(CovarianceType type, Vector<Scalar> weights, Matrix<Scalar> means,
+                                             Matrix<Scalar> covariances, Matrix<Scalar> precisions_cholesky) {
   const char* caller = "Model::from_parameters()";
-  check_weights_and_means(weights, means, caller);
+  check_weights_and_means<Scalar>(weights, means, caller);
   const Index K = means.rows(), D = means.cols();
   detail::require_shape(covariances, covariance_rows(type, K, D), covariance_cols(type, D), caller, "covariances");
   detail::require_finite(covariances, caller, "covariances");
-  check_precisions_cholesky(type, K, D, precisions_cholesky, caller);
+  check_precisions_cholesky<Scalar>(type, K, D, precisions_cholesky, caller);
   Model model;
   model.type_ = type;
-  model.weights_ = weights;
-  model.means_ = means;
-  model.covariances_ = covariances;
-  model.precisions_cholesky_ = precisions_cholesky;
+  model.weights_ = std::move(weights);
+  model.means_ = std::move(means);
+  model.covariances_ = std::move(covariances);
+  model.precisions_cholesky_ = std::move(precisions_cholesky);
   model.finish_construction();
   return model;
 }

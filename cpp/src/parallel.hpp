@@ -78,4 +78,10 @@ void for_each_block(Index n_rows, Index rows_per_block, int n_threads, Body&& bo
   if (error) std::rethrow_exception(error);
 }
 
+/// Calls body(i) for every i in [0, n), thread t taking the t-th contiguous range.
+template <typename Body>
+void for_each_index(Index n, int n_threads, Body&& body) {
+  for_each_block(n, 1, n_threads, [&](int, Index i, Index) { body(i); });
+}
+
 }  // namespace gaussmix::detail

@@ -38,29 +38,42 @@ void SufficientStatistics::merge(const SufficientStatistics& other) {
   weight_sum += other.weight_sum;
 }
 
+namespace detail {
+
 template <typename Scalar>
-SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<MatrixCRef<Scalar>> X,
-                                      NoDeduce<VectorCRef<Scalar>> sample_weight) {
+void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
+                      PassBuffers<Scalar>& buffers) {
   const char* caller = "expectation_step()";
   // The shape is checked here, finiteness only if the pass ends with a non-finite
   // log-likelihood, which any NaN or infinity in X produces: a separate serial scan of X on
   // every EM iteration would cost as much as a diag E-step's arithmetic.
   model.check_data(X.topRows(std::min<Index>(X.rows(), 1)), caller);
-  detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
+  require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   const Matrix<Scalar>& shift = model.means();
-  const Index rows = detail::block_rows(X.cols());
-  const int n_threads = detail::threads_for(X.rows(), rows);
-  const SufficientStatistics zero(model.covariance_type(), shift.template cast<double>());
-  std::vector<SufficientStatistics> partial(n_threads, zero);
-  std::vector<detail::Workspace<Scalar>> workspaces(n_threads);
+  const Index rows = block_rows(X.cols());
+  const int n_threads = threads_for(X.rows(), rows);
+  const CovarianceType type = model.covariance_type();
+  buffers.workspaces.resize(n_threads);
+  buffers.partial.resize(n_threads);
+  for (auto& stats : buffers.partial) {
+    if (stats.covariance_type != type || stats.shift.rows() != shift.rows() || stats.shift.cols() != shift.cols()) {
+      stats = SufficientStatistics(type, shift.template cast<double>());
+      continue;
+    }
+    stats.shift = shift.template cast<double>();
+    stats.resp_sum.setZero();
+    stats.first.setZero();
+    stats.second.setZero();
+    stats.log_likelihood_sum = stats.weight_sum = 0.0;
+  }
   const bool weighted = sample_weight.size() > 0;
 
-  detail::for_each_block(X.rows(), rows, n_threads, [&](int thread, Index begin, Index end) {
-    auto& ws = workspaces[thread];
-    auto& stats = partial[thread];
+  for_each_block(X.rows(), rows, n_threads, [&](int thread, Index begin, Index end) {
+    auto& ws = buffers.workspaces[thread];
+    auto& stats = buffers.partial[thread];
     const auto X_blk = X.middleRows(begin, end - begin);
-    detail::weighted_log_prob(model, X_blk, ws);
-    detail::normalize_log_prob(ws);
+    weighted_log_prob(model, X_blk, ws);
+    normalize_log_prob(ws);
     const Scalar* weight = weighted ? sample_weight.data() + begin : nullptr;
     if (weighted) {
       const auto w = sample_weight.segment(begin, end - begin).template cast<double>();
@@ -71,13 +84,25 @@ SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<Matri
       stats.weight_sum += static_cast<double>(end - begin);
     }
     // weighted_log_prob() left the block transposed in ws.
-    detail::accumulate_transposed(end - begin, ws.log_prob, weight, shift, stats, ws);
+    accumulate_transposed(end - begin, ws.log_prob, weight, shift, stats, ws);
   });
 
-  SufficientStatistics total = std::move(partial[0]);
-  for (int t = 1; t < n_threads; ++t) total.merge(partial[t]);
-  if (!std::isfinite(total.log_likelihood_sum)) model.check_data(X, caller);
-  return total;
+  for (int t = 1; t < n_threads; ++t) buffers.partial[0].merge(buffers.partial[t]);
+  if (!std::isfinite(buffers.partial[0].log_likelihood_sum)) model.check_data(X, caller);
+}
+
+template void expectation_step<float>(const Model<float>&, MatrixCRef<float>, VectorCRef<float>, PassBuffers<float>&);
+template void expectation_step<double>(const Model<double>&, MatrixCRef<double>, VectorCRef<double>,
+                                       PassBuffers<double>&);
+
+}  // namespace detail
+
+template <typename Scalar>
+SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<MatrixCRef<Scalar>> X,
+                                      NoDeduce<VectorCRef<Scalar>> sample_weight) {
+  detail::PassBuffers<Scalar> buffers;
+  detail::expectation_step(model, X, sample_weight, buffers);
+  return std::move(buffers.partial[0]);
 }
 
 template <typename Scalar>
@@ -102,48 +127,50 @@ Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_co
         "number of components, increase reg_covar, or scale the input data.");
   };
 
-  Matrix<double> covariances(covariance_rows(type, K, D), covariance_cols(type, D));
-  Matrix<double> cholesky(covariances.rows(), covariances.cols());
+  Matrix<Scalar> covariances(covariance_rows(type, K, D), covariance_cols(type, D));
+  Matrix<Scalar> cholesky(covariances.rows(), covariances.cols());
   switch (type) {
     case CovarianceType::full:
     case CovarianceType::tied: {
-      if (type == CovarianceType::full) {
-        for (Index k = 0; k < K; ++k)
-          covariances.middleRows(k * D, D) = stats.second.middleRows(k * D, D) / counts[k] -
-                                             offsets.row(k).transpose() * offsets.row(k);
-      } else {
+      Eigen::MatrixXd pooled;
+      if (type == CovarianceType::tied) {
         Eigen::MatrixXd between = Eigen::MatrixXd::Zero(D, D);
         for (Index k = 0; k < K; ++k) between += counts[k] * offsets.row(k).transpose() * offsets.row(k);
-        covariances = (stats.second - between) / counts.sum();
+        pooled = (stats.second - between) / counts.sum();
       }
+      // Components are independent: with many of them the factorisations are worth two threads.
       const Index n_blocks = type == CovarianceType::full ? K : 1;
-      for (Index k = 0; k < n_blocks; ++k) {
-        Eigen::MatrixXd cov = covariances.middleRows(k * D, D);
+      const int n_threads = n_blocks * D * D * D < (Index(1) << 20) ? 1 : detail::max_threads();
+      std::vector<char> failed(n_blocks, 0);
+      detail::for_each_index(n_blocks, n_threads, [&](Index k) {
+        Eigen::MatrixXd cov = type == CovarianceType::full
+                                  ? Eigen::MatrixXd(stats.second.middleRows(k * D, D) / counts[k] -
+                                                    offsets.row(k).transpose() * offsets.row(k))
+                                  : pooled;
         cov = 0.5 * (cov + cov.transpose()).eval();
         cov.diagonal().array() += reg_covar;
-        covariances.middleRows(k * D, D) = cov;
         Eigen::MatrixXd U;
-        if (!detail::precision_cholesky_from_covariance(cov, U)) throw ill_defined();
-        cholesky.middleRows(k * D, D) = U;
-      }
+        failed[k] = !detail::precision_cholesky_from_covariance(cov, U);
+        covariances.middleRows(k * D, D) = cov.cast<Scalar>();
+        if (!failed[k]) cholesky.middleRows(k * D, D) = U.cast<Scalar>();
+      });
+      if (std::find(failed.begin(), failed.end(), 1) != failed.end()) throw ill_defined();
       break;
     }
     case CovarianceType::diag:
     case CovarianceType::spherical: {
       Matrix<double> diagonal = (stats.second.array().colwise() / counts.array()) - offsets.array().square();
       diagonal.array() += reg_covar;
-      if (type == CovarianceType::diag)
-        covariances = diagonal;
-      else
-        covariances = diagonal.rowwise().mean();
-      if (!(covariances.array() > 0.0).all() || !covariances.allFinite()) throw ill_defined();
-      cholesky = covariances.array().rsqrt();
+      if (type == CovarianceType::spherical) diagonal = diagonal.rowwise().mean().eval();
+      if (!(diagonal.array() > 0.0).all() || !diagonal.allFinite()) throw ill_defined();
+      covariances = diagonal.cast<Scalar>();
+      cholesky = diagonal.array().rsqrt().matrix().cast<Scalar>();
       break;
     }
   }
   if (!means.allFinite() || !cholesky.allFinite()) throw ill_defined();
-  return Model<Scalar>::from_parameters(type, weights.cast<Scalar>(), means.cast<Scalar>(),
-                                        covariances.cast<Scalar>(), cholesky.cast<Scalar>());
+  return Model<Scalar>::from_parameters(type, weights.cast<Scalar>(), means.cast<Scalar>(), std::move(covariances),
+                                        std::move(cholesky));
 }
 
 template SufficientStatistics expectation_step<float>(const Model<float>&, MatrixCRef<float>, VectorCRef<float>);

@@ -219,11 +219,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        self.fit_predict(X, y, sample_weight=sample_weight)
+        self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each sample, shape (n_samples,)."""
+        return self._call("predict", self._fit(X, sample_weight))
+
+    def _fit(self, X, sample_weight):
+        """Runs EM and sets the fitted attributes; returns the validated X."""
         self._validate_params()
         X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C")
         n_samples, n_features = X.shape
@@ -274,7 +278,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        return self._call("predict", X)
+        return X
 
     def _check_warm_start(self, n_features):
         """A warm start continues the previous fit, so the problem must be the same one."""

@@ -44,8 +44,9 @@ class Model {
   /// Builds a model from covariances together with their precision Cholesky factors, as the
   /// M-step produces them, without refactorising. Shapes, finiteness, weights and the factors'
   /// triangular form are checked; that U U^T inverts the covariance is the caller's promise.
-  static Model from_parameters(CovarianceType type, VectorCRef<Scalar> weights, MatrixCRef<Scalar> means,
-                               MatrixCRef<Scalar> covariances, MatrixCRef<Scalar> precisions_cholesky);
+  /// The arguments are taken by value so that a caller can move its matrices in.
+  static Model from_parameters(CovarianceType type, Vector<Scalar> weights, Matrix<Scalar> means,
+                               Matrix<Scalar> covariances, Matrix<Scalar> precisions_cholesky);
 
   CovarianceType covariance_type() const { return type_; }
   Index n_components() const { return means_.rows(); }
