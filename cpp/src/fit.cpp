@@ -54,6 +54,53 @@ SufficientStatistics statistics_from(MatrixCRef<Scalar> X, VectorCRef<Scalar> sa
   return total;
 }
 
+/// Statistics of hard assignments (k-means labels, one-hot responsibilities) cluster by
+/// cluster: each cluster's rows are gathered, centred and reduced with one symmetric product,
+/// so the cost is N·D² however many clusters there are, and clusters run in parallel.
+template <typename Scalar>
+SufficientStatistics statistics_of_labels(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
+                                          CovarianceType type, const Matrix<double>& shift,
+                                          const LabelVector& labels) {
+  const Index n = X.rows(), D = X.cols(), K = shift.rows();
+  std::vector<std::vector<Index>> members(K);
+  for (Index i = 0; i < n; ++i) members[labels[i]].push_back(i);
+  SufficientStatistics stats(type, shift);
+  stats.weight_sum = sample_weight.size() ? sample_weight.template cast<double>().sum() : static_cast<double>(n);
+  std::vector<Eigen::MatrixXd> tied_parts(type == CovarianceType::tied ? K : 0);
+  detail::for_each_index(K, detail::threads_for(n, detail::block_rows(D)), [&](Index k) {
+    const auto& rows = members[k];
+    const Index m = static_cast<Index>(rows.size());
+    if (m == 0) return;
+    Matrix<double> centered(m, D);
+    Vector<double> w(m);
+    for (Index j = 0; j < m; ++j) {
+      centered.row(j) = X.row(rows[j]).template cast<double>() - shift.row(k);
+      w[j] = sample_weight.size() ? static_cast<double>(sample_weight[rows[j]]) : 1.0;
+    }
+    const Matrix<double> weighted = centered.array().colwise() * w.array();
+    stats.resp_sum[k] = w.sum();
+    stats.first.row(k) = weighted.colwise().sum();
+    switch (type) {
+      case CovarianceType::full:
+      case CovarianceType::tied: {
+        Eigen::MatrixXd second(D, D);
+        second.triangularView<Eigen::Lower>() = weighted.transpose() * centered;  // half the products
+        second.triangularView<Eigen::StrictlyUpper>() = second.transpose();
+        if (type == CovarianceType::full)
+          stats.second.middleRows(k * D, D) = second;
+        else
+          tied_parts[k] = std::move(second);
+        break;
+      }
+      default:
+        stats.second.row(k) = (weighted.array() * centered.array()).colwise().sum();
+    }
+  });
+  for (const auto& part : tied_parts)
+    if (part.size()) stats.second += part;
+  return stats;
+}
+
 /// One component on each chosen sample, with covariance reg_covar * I: what scikit-learn's
 /// one-hot responsibilities on k-means++ seeds or random samples amount to.
 template <typename Scalar>
@@ -84,12 +131,9 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weig
     switch (options.init) {
       case InitMethod::kmeans: {
         const KMeansResult<Scalar> km = kmeans<Scalar>(X, K, seed, sample_weight);
-        const auto stats = statistics_from<Scalar>(X, sample_weight, type, km.centers.template cast<double>(),
-                                                   [&](Index begin, Index end, auto& resp) {
-                                                     resp.setZero(end - begin, K);
-                                                     for (Index i = begin; i < end; ++i) resp(i - begin, km.labels[i]) = 1;
-                                                   });
-        derived = maximization_step<Scalar>(stats, options.reg_covar);
+        derived = maximization_step<Scalar>(
+            statistics_of_labels<Scalar>(X, sample_weight, type, km.centers.template cast<double>(), km.labels),
+            options.reg_covar);
         break;
       }
       case InitMethod::random: {
@@ -137,6 +181,7 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weig
       }
     }
   }
+  if (!given.weights.size() && !given.means.size() && !given.precisions.size()) return derived;
   const Vector<Scalar> weights = given.weights.size() ? given.weights : derived.weights();
   const Matrix<Scalar> means = given.means.size() ? given.means : derived.means();
   if (given.precisions.size()) return Model<Scalar>::from_precisions(type, weights, means, given.precisions);

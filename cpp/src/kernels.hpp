@@ -33,6 +33,11 @@ constexpr Index kLanes = std::min<Index>(64, 8 * Eigen::internal::packet_traits<
 template <typename Scalar>
 using Lanes = Eigen::Array<Scalar, kLanes<Scalar>, 1>;
 
+/// Lanes for sums over rows: two SIMD registers, so that a block's many short reductions (one
+/// per feature, or pair of features, and component) spend little on the final horizontal sum.
+template <typename Scalar>
+constexpr Index kSumLanes = 2 * Eigen::internal::packet_traits<Scalar>::size;
+
 /// `rows` rounded up to whole groups of lanes.
 template <typename Scalar>
 Index padded_rows(Index rows) {
@@ -56,7 +61,6 @@ struct Workspace {
   Vector<Scalar> log_norm;    // (rows) log p(x)
   Vector<Scalar> total;       // (rows) sum_k exp(log_prob - max)
   Vector<Scalar> resp;        // (padded rows) w_i r_ik of one component; zero in the padding
-  Matrix<Scalar> factor_t;    // (D, D) one component's Uᵀ (full_quadratic())
   Matrix<Scalar> lanes;       // (D, kLanes) one group of rows, centred (full_quadratic())
   Matrix<Scalar> kept;        // (D, padded rows) the block's rows with r_ik > 0, transposed
   Vector<Scalar> kept_resp;   // (padded rows) their w_i r_ik; zero in the padding
@@ -141,18 +145,19 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
   ws.log_prob.resize(rows, K);
   reserve(ws.lanes, D, kLanes<Scalar>);
   const bool dense = type == CovarianceType::full || type == CovarianceType::tied;
-  if (type == CovarianceType::tied) ws.factor_t = U.transpose();
-  for (Index k = 0; k < K; ++k) {
-    const Scalar constant = static_cast<Scalar>(model.log_normalizers()[k]);
-    const auto mu = means.row(k);
-    Scalar* out = ws.log_prob.col(k).data();
-    if (type == CovarianceType::full) ws.factor_t = U.middleRows(k * D, D).transpose();
-    for (Index i = 0; i < rows; i += kLanes<Scalar>) {
+  const Scalar* factors_t = model.precisions_cholesky_transposed().data();
+  const Index factor_size = type == CovarianceType::full ? D * D : 0;  // tied: one shared factor
+  // Group of rows outer, components inner: the group's D * kLanes values stay in L1 while every
+  // component's factor streams past them.
+  for (Index i = 0; i < rows; i += kLanes<Scalar>) {
+    const Index n = std::min(kLanes<Scalar>, rows - i);
+    for (Index k = 0; k < K; ++k) {
+      const auto mu = means.row(k);
       const Lanes<Scalar> quadratic =
-          dense ? full_quadratic(x + i, stride, mu, ws.factor_t.data(), D, ws.lanes.data())
+          dense ? full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data())
                 : diagonal_quadratic(x + i, stride, mu, ws.scale.row(k));
-      const Index n = std::min(kLanes<Scalar>, rows - i);
-      Eigen::Map<Vector<Scalar>>(out + i, n) = constant - Scalar(0.5) * quadratic.head(n);
+      const Scalar constant = static_cast<Scalar>(model.log_normalizers()[k]);
+      Eigen::Map<Vector<Scalar>>(ws.log_prob.col(k).data() + i, n) = constant - Scalar(0.5) * quadratic.head(n);
     }
   }
 }
@@ -161,31 +166,45 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
 /// max-shifted log-sum-exp per row. Every pass runs down a column, vectorised across rows.
 template <typename Scalar>
 void normalize_log_prob(Workspace<Scalar>& ws) {
-  const Index K = ws.log_prob.cols();
+  using Chunk = Eigen::Array<Scalar, kSumLanes<Scalar>, 1>;
+  constexpr Index C = kSumLanes<Scalar>;
+  const Index K = ws.log_prob.cols(), rows = ws.log_prob.rows();
   ws.log_norm = ws.log_prob.col(0);
   for (Index k = 1; k < K; ++k) ws.log_norm = ws.log_norm.cwiseMax(ws.log_prob.col(k));
   // Responsibilities below the smallest normal number become exact zeros: subnormals would
-  // slow every later product by orders of magnitude, and zeros let accumulate() skip
-  // components absent from a block. (A loop rather than Eigen's select(), which is not
-  // vectorised and would turn every exp into a scalar libm call.)
-  const Index rows = ws.log_prob.rows();
+  // slow every later product by orders of magnitude, and zeros let accumulate() skip rows and
+  // components. A chunk of rows whose shifted log-probabilities all lie below log(min) is
+  // zeroed without calling exp(): with separated components that is most of them. (Loops
+  // rather than Eigen's select(), which is not vectorised and would turn every exp into a
+  // scalar libm call.)
+  const Scalar smallest = std::numeric_limits<Scalar>::min();
+  const Scalar log_smallest = std::log(smallest);
+  const Scalar* norm = ws.log_norm.data();
   ws.total.setZero(rows);
   for (Index k = 0; k < K; ++k) {
-    auto column = ws.log_prob.col(k).array();
-    column = (column - ws.log_norm.array()).exp();
-    Scalar* r = column.data();
-    for (Index i = 0; i < rows; ++i) r[i] = r[i] < std::numeric_limits<Scalar>::min() ? Scalar(0) : r[i];
-    ws.total += column.matrix();
+    Scalar* r = ws.log_prob.col(k).data();
+    Index i = 0;
+    for (; i + C <= rows; i += C) {
+      const Chunk shifted = Eigen::Map<const Chunk>(r + i) - Eigen::Map<const Chunk>(norm + i);
+      auto out = Eigen::Map<Chunk>(r + i);
+      if ((shifted < log_smallest).all()) {
+        out.setZero();
+        continue;
+      }
+      out = shifted.exp();
+      for (Index c = 0; c < C; ++c) r[i + c] = r[i + c] < smallest ? Scalar(0) : r[i + c];
+      ws.total.template segment<C>(i) += out.matrix();
+    }
+    for (; i < rows; ++i) {
+      const Scalar value = std::exp(r[i] - norm[i]);
+      r[i] = value < smallest ? Scalar(0) : value;
+      ws.total[i] += r[i];
+    }
   }
   ws.log_norm.array() += ws.total.array().log();
   ws.total = ws.total.cwiseInverse();
   for (Index k = 0; k < K; ++k) ws.log_prob.col(k).array() *= ws.total.array();
 }
-
-/// Lanes for sums over rows: two SIMD registers, so that a block's many short reductions (one
-/// per feature, or pair of features, and component) spend little on the final horizontal sum.
-template <typename Scalar>
-constexpr Index kSumLanes = 2 * Eigen::internal::packet_traits<Scalar>::size;
 
 /// sum_i a_i b_i over n rows (a multiple of kLanes), in the data's type, returned as double.
 template <typename Scalar>
@@ -227,8 +246,9 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
     // The rows of k: the whole block, or its rows with r_ik > 0 gathered into ws.kept.
     Index n_kept = 0;
     for (Index i = 0; i < rows; ++i) n_kept += ws.resp[i] != Scalar(0);
-    const Index n = padded_rows<Scalar>(n_kept);
-    const bool gather = n < padded;
+    // Sums run over whole groups of kSumLanes; the padding holds zero responsibilities.
+    const Index n = (n_kept + kSumLanes<Scalar> - 1) / kSumLanes<Scalar> * kSumLanes<Scalar>;
+    const bool gather = n_kept < rows;
     if (gather) {
       Index j = 0;
       for (Index i = 0; i < rows; ++i)

@@ -147,10 +147,10 @@ Model<Scalar> Model<Scalar>::from_precisions_cholesky(CovarianceType type, Vecto
   model.covariances_.resizeLike(precisions_cholesky);
   if (type == CovarianceType::full || type == CovarianceType::tied) {
     const Index n_blocks = type == CovarianceType::full ? K : 1;
-    for (Index k = 0; k < n_blocks; ++k) {
+    detail::for_each_index(n_blocks, detail::threads_for_factors(n_blocks, D), [&](Index k) {
       const Eigen::MatrixXd U = component_block(model.precisions_cholesky_, type, k, D);
       model.covariances_.middleRows(k * D, D) = detail::covariance_from_precision_cholesky(U).cast<Scalar>();
-    }
+    });
   } else {
     model.covariances_ = precisions_cholesky.array().square().inverse();
   }
@@ -180,6 +180,12 @@ Model<Scalar> Model<Scalar>::from_parameters(CovarianceType type, Vector<Scalar>
 template <typename Scalar>
 void Model<Scalar>::finish_construction() {
   const Index K = n_components(), D = n_features();
+  precisions_cholesky_t_.resize(0, 0);
+  if (type_ == CovarianceType::full || type_ == CovarianceType::tied) {
+    precisions_cholesky_t_.resizeLike(precisions_cholesky_);
+    for (Index k = 0; k < precisions_cholesky_.rows() / D; ++k)
+      precisions_cholesky_t_.middleRows(k * D, D) = precisions_cholesky_.middleRows(k * D, D).transpose();
+  }
   log_normalizers_.resize(K);
   for (Index k = 0; k < K; ++k) {
     double log_det = 0.0;

@@ -78,6 +78,12 @@ void for_each_block(Index n_rows, Index rows_per_block, int n_threads, Body&& bo
   if (error) std::rethrow_exception(error);
 }
 
+/// Threads for n_blocks independent D x D factorisations (M-step, model construction): one
+/// below about a million flops, where starting a team costs more than it saves.
+inline int threads_for_factors(Index n_blocks, Index D) {
+  return n_blocks * D * D * D < (Index(1) << 20) ? 1 : max_threads();
+}
+
 /// Calls body(i) for every i in [0, n), thread t taking the t-th contiguous range.
 template <typename Body>
 void for_each_index(Index n, int n_threads, Body&& body) {

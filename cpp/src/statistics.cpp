@@ -140,7 +140,7 @@ Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_co
       }
       // Components are independent: with many of them the factorisations are worth two threads.
       const Index n_blocks = type == CovarianceType::full ? K : 1;
-      const int n_threads = n_blocks * D * D * D < (Index(1) << 20) ? 1 : detail::max_threads();
+      const int n_threads = detail::threads_for_factors(n_blocks, D);
       std::vector<char> failed(n_blocks, 0);
       detail::for_each_index(n_blocks, n_threads, [&](Index k) {
         Eigen::MatrixXd cov = type == CovarianceType::full

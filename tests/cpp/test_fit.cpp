@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "check.hpp"
+#include "gaussmix/detail/random.hpp"
 #include "testdata.hpp"
 
 using namespace gaussmix;
@@ -100,5 +101,44 @@ int main() {
   const KMeansResult<double> km = kmeans<double>(drawn.X, 3, 11);
   CHECK(km.labels.size() == drawn.X.rows());
   CHECK(km.inertia > 0 && km.n_iter >= 1);
+
+  // The k-means initialisation is the M-step of the k-means labels: weighted cluster means and
+  // covariances (+ reg_covar), for every covariance type.
+  const Matrix<double> X = drawn.X.topRows(3000);
+  const Vector<double> w = (Vector<double>::Random(X.rows()).array() + 1.5).matrix();
+  for (auto type : {CovarianceType::full, CovarianceType::tied, CovarianceType::diag, CovarianceType::spherical}) {
+    FitOptions init;
+    init.n_components = 4;
+    init.covariance_type = type;
+    init.max_iter = 0;
+    init.reg_covar = 1e-4;
+    init.seed = 5;
+    const Model<double> start = fit<double>(X, init, w).model;
+    const KMeansResult<double> clusters = kmeans<double>(X, 4, detail::derive_seed(5, 0), w);
+    Matrix<double> pooled = Matrix<double>::Zero(2, 2);
+    double total = w.sum();
+    for (Index k = 0; k < 4; ++k) {
+      double mass = 0.0;
+      Eigen::RowVector2d mean = Eigen::RowVector2d::Zero();
+      for (Index i = 0; i < X.rows(); ++i)
+        if (clusters.labels[i] == k) mass += w[i], mean += w[i] * X.row(i);
+      mean /= mass;
+      Matrix<double> scatter = Matrix<double>::Zero(2, 2);
+      for (Index i = 0; i < X.rows(); ++i)
+        if (clusters.labels[i] == k) scatter += w[i] * (X.row(i) - mean).transpose() * (X.row(i) - mean);
+      pooled += scatter;
+      CHECK_CLOSE(start.weights()[k], mass / total, 1e-12);
+      CHECK((start.means().row(k) - mean).norm() < 1e-12 * (1.0 + mean.norm()));
+      const Matrix<double> cov = scatter / mass + 1e-4 * Matrix<double>::Identity(2, 2);
+      if (type == CovarianceType::full)
+        CHECK((start.covariances().middleRows(k * 2, 2) - cov).norm() < 1e-10);
+      else if (type == CovarianceType::diag)
+        CHECK((start.covariances().row(k).transpose() - cov.diagonal()).norm() < 1e-10);
+      else if (type == CovarianceType::spherical)
+        CHECK_CLOSE(start.covariances()(k, 0), cov.diagonal().mean(), 1e-10);
+    }
+    if (type == CovarianceType::tied)
+      CHECK((start.covariances() - (pooled / total + 1e-4 * Matrix<double>::Identity(2, 2))).norm() < 1e-10);
+  }
   return check::finish("test_fit");
 }

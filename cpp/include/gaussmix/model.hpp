@@ -54,6 +54,9 @@ class Model {
   const Vector<Scalar>& weights() const { return weights_; }
   const Matrix<Scalar>& means() const { return means_; }
   const Matrix<Scalar>& precisions_cholesky() const { return precisions_cholesky_; }
+  /// Full and tied: each U_k transposed, (K*D, D) or (D, D), so that column j of U_k is the
+  /// contiguous row k*D + j (the layout the density kernels read). Empty for diag and spherical.
+  const Matrix<Scalar>& precisions_cholesky_transposed() const { return precisions_cholesky_t_; }
   /// log pi_k + log det U_k - D/2 log(2 pi): the constant part of each component's log-density.
   const Vector<double>& log_normalizers() const { return log_normalizers_; }
 
@@ -93,6 +96,7 @@ class Model {
   Matrix<Scalar> means_;
   Matrix<Scalar> covariances_;
   Matrix<Scalar> precisions_cholesky_;
+  Matrix<Scalar> precisions_cholesky_t_;
   Vector<double> log_normalizers_;
 };
 
