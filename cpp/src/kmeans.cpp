@@ -46,35 +46,40 @@ double squared_distance(const MatrixCRef<Scalar>& X, Index i, const Eigen::Matri
 constexpr Index kCandidateGroup = 8;
 using CandidateLanes = Eigen::Array<double, kCandidateGroup, 1>;
 
-/// Squared distances of rows [begin, end) of X to the candidates of one group into
-/// out (end - begin, kCandidateGroup), by ||x||² + ||c||² - 2 x.c clipped at zero. `centers_t`
-/// holds the group's candidates transposed, (D, kCandidateGroup) row-major, zero-padded. Eight
-/// rows at a time, so that each broadcast of x_id feeds one FMA into each of eight independent
-/// accumulators and X is read once, with no packing: k-means++ scores only a handful of
-/// candidates per step, too few for a GEMM's packing to pay.
+/// Scores one group of k-means++ candidates on rows [begin, end) of X: adds to `potential` each
+/// candidate's sum_i w_i min(closest_i, d_i²), with d_i² = ||x||² + ||c||² - 2 x.c clipped at
+/// zero, and writes the d_i² to `kept` ((end - begin) x kCandidateGroup, row-major) unless it is
+/// null. `centers_t` holds the group transposed, (D, kCandidateGroup) row-major, zero-padded.
+/// Eight rows at a time, so that each broadcast of x_id feeds one FMA into each of eight
+/// independent accumulators and X is read once, with no packing: k-means++ scores only a
+/// handful of candidates per step, too few for a GEMM's packing to pay.
 template <typename Scalar>
-void candidate_distances(const MatrixCRef<Scalar>& X, Index begin, Index end, const Matrix<double>& centers_t,
-                         const CandidateLanes& center_norms, const Vector<double>& row_norms,
-                         Matrix<double>& out) {
+void score_candidates(const MatrixCRef<Scalar>& X, Index begin, Index end, const double* centers_t,
+                      const CandidateLanes& center_norms, const Vector<double>& row_norms,
+                      const Vector<double>& closest, const Vector<double>& weight, CandidateLanes& potential,
+                      double* kept) {
   using Map = Eigen::Map<const CandidateLanes>;
   constexpr Index kRows = 8;
   const Index D = X.cols();
-  out.resize(end - begin, kCandidateGroup);
+  const auto finish = [&](Index i, const CandidateLanes& dot) {
+    const CandidateLanes distance = (row_norms[i] + center_norms - 2.0 * dot).max(0.0);
+    potential += weight[i] * distance.min(closest[i]);
+    if (kept) Eigen::Map<CandidateLanes>(kept + (i - begin) * kCandidateGroup) = distance;
+  };
   Index i = begin;
   for (; i + kRows <= end; i += kRows) {
     CandidateLanes acc[kRows];
     for (auto& a : acc) a.setZero();
     for (Index d = 0; d < D; ++d) {
-      const CandidateLanes c = Map(centers_t.data() + d * kCandidateGroup);
+      const CandidateLanes c = Map(centers_t + d * kCandidateGroup);
       for (Index r = 0; r < kRows; ++r) acc[r] += static_cast<double>(X(i + r, d)) * c;
     }
-    for (Index r = 0; r < kRows; ++r)
-      out.row(i + r - begin) = (row_norms[i + r] + center_norms - 2.0 * acc[r]).max(0.0).matrix().transpose();
+    for (Index r = 0; r < kRows; ++r) finish(i + r, acc[r]);
   }
   for (; i < end; ++i) {
     CandidateLanes acc = CandidateLanes::Zero();
-    for (Index d = 0; d < D; ++d) acc += static_cast<double>(X(i, d)) * Map(centers_t.data() + d * kCandidateGroup);
-    out.row(i - begin) = (row_norms[i] + center_norms - 2.0 * acc).max(0.0).matrix().transpose();
+    for (Index d = 0; d < D; ++d) acc += static_cast<double>(X(i, d)) * Map(centers_t + d * kCandidateGroup);
+    finish(i, acc);
   }
 }
 
@@ -103,8 +108,6 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
   // Distances by ||x||^2 + ||c||^2 - 2 x.c: seeding only samples proportionally to them, so the
   // expansion's rounding (clipped at zero) does no harm.
   const Vector<double> row_norms = X.template cast<double>().rowwise().squaredNorm();
-  std::vector<Matrix<double>> scored(n_threads);  // per thread: a block's distances to one group
-
   std::vector<Index> chosen{draw_proportional(weight, weight.sum(), rng)};
   Vector<double> closest(n);  // squared distance to the nearest chosen center
   detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
@@ -116,7 +119,11 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
   Matrix<double> candidates_t(X.cols(), n_groups * kCandidateGroup);  // candidates transposed, padded
   Eigen::ArrayXd candidate_norms(n_groups * kCandidateGroup);
   std::vector<Index> candidate_rows(n_trials);
-  std::vector<Eigen::ArrayXd> thread_potential(n_threads, Eigen::ArrayXd(n_trials));
+  std::vector<Eigen::ArrayXd> thread_potential(n_threads, Eigen::ArrayXd(n_groups * kCandidateGroup));
+  // With one group and up to 16 MiB of distances, the pass keeps them and the winner's update of
+  // `closest` needs no second pass over X.
+  const bool keep = n_groups == 1 && n * kCandidateGroup * Index(sizeof(double)) <= (Index(16) << 20);
+  Matrix<double> kept(keep ? n : 0, kCandidateGroup);
   std::vector<double> cumulative(n);
   for (Index c = 1; c < n_clusters; ++c) {
     double running = 0.0;
@@ -140,21 +147,23 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
     }
     for (auto& p : thread_potential) p.setZero();
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
-      auto& d = scored[thread];
       for (Index g = 0; g < n_groups; ++g) {
-        const Index first = g * kCandidateGroup, count = std::min(kCandidateGroup, n_trials - first);
-        const Matrix<double> group_t = candidates_t.middleCols(first, kCandidateGroup);
-        candidate_distances(X, begin, end, group_t, candidate_norms.segment<kCandidateGroup>(first), row_norms, d);
-        for (Index i = begin; i < end; ++i)
-          for (Index t = 0; t < count; ++t)
-            thread_potential[thread][first + t] += weight[i] * std::min(closest[i], d(i - begin, t));
+        const Matrix<double> group_t = candidates_t.middleCols(g * kCandidateGroup, kCandidateGroup);
+        CandidateLanes part = CandidateLanes::Zero();
+        score_candidates(X, begin, end, group_t.data(), candidate_norms.segment<kCandidateGroup>(g * kCandidateGroup),
+                         row_norms, closest, weight, part, keep ? kept.row(begin).data() : nullptr);
+        thread_potential[thread].segment<kCandidateGroup>(g * kCandidateGroup) += part;
       }
     });
     Eigen::ArrayXd trial_potential = Eigen::ArrayXd::Zero(n_trials);
-    for (const auto& p : thread_potential) trial_potential += p;
+    for (const auto& p : thread_potential) trial_potential += p.head(n_trials);
     Index best = 0;
     trial_potential.minCoeff(&best);
     chosen.push_back(candidate_rows[best]);
+    if (keep) {
+      for (Index i = 0; i < n; ++i) closest[i] = std::min(closest[i], kept(i, best));
+      continue;
+    }
     const Eigen::VectorXd winner = candidates_t.col(best);
     const double winner_norm = candidate_norms[best];
     detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {

@@ -1,6 +1,8 @@
 // EM end to end: recovery of a known mixture, closed forms, monotone lower bound, weights.
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "check.hpp"
 #include "gaussmix/detail/random.hpp"
@@ -101,6 +103,43 @@ int main() {
   const KMeansResult<double> km = kmeans<double>(drawn.X, 3, 11);
   CHECK(km.labels.size() == drawn.X.rows());
   CHECK(km.inertia > 0 && km.n_iter >= 1);
+
+  // k-means++ chooses exactly the seeds of a plain reference implementation (same draws, exact
+  // distances), whether it keeps the candidates' distances (small N) or recomputes the winner's
+  // (N above 2^18 rows), and with more than eight candidates per step (K > e^6), which are
+  // scored in several groups.
+  const auto reference_seeds = [](const Matrix<double>& X, Index K, std::uint64_t seed) {
+    detail::Random rng(seed);
+    const Index n = X.rows(), trials = 2 + static_cast<Index>(std::log(static_cast<double>(K)));
+    std::vector<Index> chosen{std::min<Index>(static_cast<Index>(rng.uniform() * n), n - 1)};
+    Eigen::ArrayXd closest = (X.rowwise() - X.row(chosen[0])).rowwise().squaredNorm();
+    while (static_cast<Index>(chosen.size()) < K) {
+      std::vector<double> cumulative(n);
+      double running = 0.0;
+      for (Index i = 0; i < n; ++i) cumulative[i] = running += closest[i];
+      Index best_row = -1;
+      double best_potential = 0.0;
+      Eigen::ArrayXd best_closest;
+      for (Index t = 0; t < trials; ++t) {
+        const double target = rng.uniform() * running;
+        const Index row = std::min<Index>(std::upper_bound(cumulative.begin(), cumulative.end(), target) -
+                                              cumulative.begin(), n - 1);
+        const Eigen::ArrayXd updated = closest.min((X.rowwise() - X.row(row)).rowwise().squaredNorm().array());
+        if (best_row < 0 || updated.sum() < best_potential) {
+          best_row = row;
+          best_potential = updated.sum();
+          best_closest = updated;
+        }
+      }
+      chosen.push_back(best_row);
+      closest = best_closest;
+    }
+    return chosen;
+  };
+  for (auto [n, K] : {std::pair<Index, Index>{4000, 20}, {300000, 6}, {3000, 1200}}) {
+    const Matrix<double> points = Matrix<double>::Random(n, 3);
+    CHECK(kmeans_plusplus<double>(points, K, 17) == reference_seeds(points, K, 17));
+  }
 
   // The k-means initialisation is the M-step of the k-means labels: weighted cluster means and
   // covariances (+ reg_covar), for every covariance type.
