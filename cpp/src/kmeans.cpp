@@ -124,6 +124,7 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
   // `closest` needs no second pass over X.
   const bool keep = n_groups == 1 && n * kCandidateGroup * Index(sizeof(double)) <= (Index(16) << 20);
   Matrix<double> kept(keep ? n : 0, kCandidateGroup);
+  std::vector<Vector<Scalar>> winner_dots(keep ? 0 : n_threads);
   std::vector<double> cumulative(n);
   for (Index c = 1; c < n_clusters; ++c) {
     double running = 0.0;
@@ -164,13 +165,15 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
       for (Index i = 0; i < n; ++i) closest[i] = std::min(closest[i], kept(i, best));
       continue;
     }
-    const Eigen::VectorXd winner = candidates_t.col(best);
+    // One matrix-vector product per block (in the data's type): a dot product per row would
+    // spend more on its horizontal sum than on the multiply-adds.
+    const Vector<Scalar> winner = candidates_t.col(best).template cast<Scalar>();
     const double winner_norm = candidate_norms[best];
-    detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
-      for (Index i = begin; i < end; ++i) {
-        const double dot = X.row(i).template cast<double>().dot(winner.transpose());
-        closest[i] = std::min(closest[i], std::max(0.0, row_norms[i] + winner_norm - 2.0 * dot));
-      }
+    detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
+      auto& dots = winner_dots[thread];
+      dots.noalias() = X.middleRows(begin, end - begin) * winner;
+      for (Index i = begin; i < end; ++i)
+        closest[i] = std::min(closest[i], std::max(0.0, row_norms[i] + winner_norm - 2.0 * dots[i - begin]));
     });
   }
   return chosen;
