@@ -55,8 +55,9 @@ SufficientStatistics statistics_from(MatrixCRef<Scalar> X, VectorCRef<Scalar> sa
 }
 
 /// Statistics of hard assignments (k-means labels, one-hot responsibilities) cluster by
-/// cluster: each cluster's rows are gathered, centred and reduced with one symmetric product,
-/// so the cost is N·D² however many clusters there are, and clusters run in parallel.
+/// cluster: each cluster's rows are gathered in chunks, centred and reduced with one symmetric
+/// product per chunk, so the cost is N·D² however many clusters there are, clusters run in
+/// parallel, and the memory beyond X is the labels' row lists plus one chunk per thread.
 template <typename Scalar>
 SufficientStatistics statistics_of_labels(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
                                           CovarianceType type, const Matrix<double>& shift,
@@ -66,38 +67,40 @@ SufficientStatistics statistics_of_labels(MatrixCRef<Scalar> X, VectorCRef<Scala
   for (Index i = 0; i < n; ++i) members[labels[i]].push_back(i);
   SufficientStatistics stats(type, shift);
   stats.weight_sum = sample_weight.size() ? sample_weight.template cast<double>().sum() : static_cast<double>(n);
-  std::vector<Eigen::MatrixXd> tied_parts(type == CovarianceType::tied ? K : 0);
-  detail::for_each_index(K, detail::threads_for(n, detail::block_rows(D)), [&](Index k) {
+  const bool dense = type == CovarianceType::full || type == CovarianceType::tied;
+  std::vector<Eigen::MatrixXd> second(K);  // per cluster, full and tied
+  const Index chunk = detail::block_rows(D);
+  detail::for_each_index(K, detail::threads_for(n, chunk), [&](Index k) {
     const auto& rows = members[k];
-    const Index m = static_cast<Index>(rows.size());
-    if (m == 0) return;
-    Matrix<double> centered(m, D);
-    Vector<double> w(m);
-    for (Index j = 0; j < m; ++j) {
-      centered.row(j) = X.row(rows[j]).template cast<double>() - shift.row(k);
-      w[j] = sample_weight.size() ? static_cast<double>(sample_weight[rows[j]]) : 1.0;
-    }
-    const Matrix<double> weighted = centered.array().colwise() * w.array();
-    stats.resp_sum[k] = w.sum();
-    stats.first.row(k) = weighted.colwise().sum();
-    switch (type) {
-      case CovarianceType::full:
-      case CovarianceType::tied: {
-        Eigen::MatrixXd second(D, D);
-        second.triangularView<Eigen::Lower>() = weighted.transpose() * centered;  // half the products
-        second.triangularView<Eigen::StrictlyUpper>() = second.transpose();
-        if (type == CovarianceType::full)
-          stats.second.middleRows(k * D, D) = second;
-        else
-          tied_parts[k] = std::move(second);
-        break;
+    if (rows.empty()) return;
+    if (dense) second[k].setZero(D, D);
+    Matrix<double> centered(std::min<Index>(chunk, rows.size()), D), weighted(centered.rows(), D);
+    for (std::size_t start = 0; start < rows.size(); start += chunk) {
+      const Index m = std::min<Index>(chunk, rows.size() - start);
+      for (Index j = 0; j < m; ++j) {
+        const Index i = rows[start + j];
+        const double w = sample_weight.size() ? static_cast<double>(sample_weight[i]) : 1.0;
+        centered.row(j) = X.row(i).template cast<double>() - shift.row(k);
+        weighted.row(j) = w * centered.row(j);
+        stats.resp_sum[k] += w;
       }
-      default:
-        stats.second.row(k) = (weighted.array() * centered.array()).colwise().sum();
+      const auto c = centered.topRows(m);
+      const auto wc = weighted.topRows(m);
+      stats.first.row(k) += wc.colwise().sum();
+      if (dense)
+        second[k].triangularView<Eigen::Lower>() += wc.transpose() * c;  // half the products
+      else
+        stats.second.row(k) += (wc.array() * c.array()).colwise().sum().matrix();
     }
+    if (dense) second[k].triangularView<Eigen::StrictlyUpper>() = second[k].transpose();
   });
-  for (const auto& part : tied_parts)
-    if (part.size()) stats.second += part;
+  for (Index k = 0; k < K; ++k) {
+    if (!second[k].size()) continue;
+    if (type == CovarianceType::full)
+      stats.second.middleRows(k * D, D) = second[k];
+    else
+      stats.second += second[k];
+  }
   return stats;
 }
 
