@@ -180,6 +180,10 @@ void bind_scalar(py::module_& m) {
 
 }  // namespace
 
+#ifndef GAUSSMIX_NATIVE_BUILD
+#define GAUSSMIX_NATIVE_BUILD 0  // 1 when compiled with -march=native (GAUSSMIX_NATIVE=ON)
+#endif
+
 #ifndef GAUSSMIX_MODULE_NAME
 #define GAUSSMIX_MODULE_NAME _gmm
 #endif
@@ -198,7 +202,7 @@ PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
     const auto info = gaussmix::build_info();
     return py::dict("version"_a = GAUSSMIX_VERSION, "openmp"_a = info.openmp, "max_threads"_a = info.max_threads,
                     "simd"_a = info.simd, "eigen"_a = info.eigen_version,
-                    "cpu_supports"_a = info.cpu_supports);
+                    "cpu_supports"_a = info.cpu_supports, "native"_a = GAUSSMIX_NATIVE_BUILD != 0);
   });
   m.attr("__version__") = GAUSSMIX_VERSION;
 }

@@ -30,7 +30,7 @@ def _load():
                 return importlib.import_module(f"gaussmix._gmm_{isa}"), isa
             except ImportError:  # built without this variant (non-x86, or a native build)
                 continue
-    return _baseline, "baseline"
+    return _baseline, "native" if _baseline.build_info().get("native") else "baseline"
 
 
 core, instruction_set = _load()
