@@ -236,15 +236,21 @@ void Model<Scalar>::check_data(MatrixCRef<Scalar> X, const char* caller) const {
 
 namespace {
 
-/// Runs the log-density kernel over blocks of X and hands each block to visit(begin, workspace).
+/// Checks X's shape against the model, runs the log-density kernel over blocks of X and hands
+/// each block to visit(begin, workspace). Finiteness is checked block by block inside the
+/// parallel pass, where the block is read anyway, rather than by a serial scan of X first.
 template <typename Scalar, typename Visit>
-void for_each_scored_block(const Model<Scalar>& model, MatrixCRef<Scalar> X, bool normalize, Visit&& visit) {
+void for_each_scored_block(const Model<Scalar>& model, MatrixCRef<Scalar> X, bool normalize, const char* caller,
+                           Visit&& visit) {
+  model.check_data(X.topRows(std::min<Index>(X.rows(), 1)), caller);
   const Index rows = detail::block_rows(X.cols());
   const int n_threads = detail::threads_for(X.rows(), rows);
   std::vector<detail::Workspace<Scalar>> workspaces(n_threads);
   detail::for_each_block(X.rows(), rows, n_threads, [&](int thread, Index begin, Index end) {
     auto& ws = workspaces[thread];
-    detail::weighted_log_prob(model, X.middleRows(begin, end - begin), ws);
+    const auto X_blk = X.middleRows(begin, end - begin);
+    detail::require_finite(X_blk, caller, "X");
+    detail::weighted_log_prob(model, X_blk, ws);
     if (normalize) detail::normalize_log_prob(ws);
     visit(begin, ws);
   });
@@ -254,9 +260,9 @@ void for_each_scored_block(const Model<Scalar>& model, MatrixCRef<Scalar> X, boo
 
 template <typename Scalar>
 Matrix<Scalar> Model<Scalar>::weighted_log_prob(MatrixCRef<Scalar> X) const {
-  check_data(X, "Model::weighted_log_prob()");
   Matrix<Scalar> result(X.rows(), n_components());
-  for_each_scored_block(*this, X, false, [&](Index begin, const detail::Workspace<Scalar>& ws) {
+  for_each_scored_block(*this, X, false, "Model::weighted_log_prob()",
+                        [&](Index begin, const detail::Workspace<Scalar>& ws) {
     result.middleRows(begin, ws.log_prob.rows()) = ws.log_prob;
   });
   return result;
@@ -264,9 +270,9 @@ Matrix<Scalar> Model<Scalar>::weighted_log_prob(MatrixCRef<Scalar> X) const {
 
 template <typename Scalar>
 Vector<Scalar> Model<Scalar>::score_samples(MatrixCRef<Scalar> X) const {
-  check_data(X, "Model::score_samples()");
   Vector<Scalar> result(X.rows());
-  for_each_scored_block(*this, X, true, [&](Index begin, const detail::Workspace<Scalar>& ws) {
+  for_each_scored_block(*this, X, true, "Model::score_samples()",
+                        [&](Index begin, const detail::Workspace<Scalar>& ws) {
     result.segment(begin, ws.log_norm.size()) = ws.log_norm;
   });
   return result;
@@ -274,9 +280,9 @@ Vector<Scalar> Model<Scalar>::score_samples(MatrixCRef<Scalar> X) const {
 
 template <typename Scalar>
 Matrix<Scalar> Model<Scalar>::predict_proba(MatrixCRef<Scalar> X) const {
-  check_data(X, "Model::predict_proba()");
   Matrix<Scalar> result(X.rows(), n_components());
-  for_each_scored_block(*this, X, true, [&](Index begin, const detail::Workspace<Scalar>& ws) {
+  for_each_scored_block(*this, X, true, "Model::predict_proba()",
+                        [&](Index begin, const detail::Workspace<Scalar>& ws) {
     result.middleRows(begin, ws.log_prob.rows()) = ws.log_prob;
   });
   return result;
@@ -284,9 +290,9 @@ Matrix<Scalar> Model<Scalar>::predict_proba(MatrixCRef<Scalar> X) const {
 
 template <typename Scalar>
 LabelVector Model<Scalar>::predict(MatrixCRef<Scalar> X) const {
-  check_data(X, "Model::predict()");
   LabelVector labels(X.rows());
-  for_each_scored_block(*this, X, false, [&](Index begin, const detail::Workspace<Scalar>& ws) {
+  for_each_scored_block(*this, X, false, "Model::predict()",
+                        [&](Index begin, const detail::Workspace<Scalar>& ws) {
     for (Index i = 0; i < ws.log_prob.rows(); ++i) {
       Index best = 0;
       ws.log_prob.row(i).maxCoeff(&best);

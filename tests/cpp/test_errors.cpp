@@ -17,6 +17,15 @@ int main() {
   with_nan(3, 1) = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS(InvalidArgument, fit<double>(with_nan, options));
   CHECK_THROWS(InvalidArgument, model.score_samples(with_nan));
+  // Non-finite values deep in a many-block X are found by every scoring function (they are
+  // checked block by block inside the parallel pass).
+  Matrix<double> late_nan = model.sample(50000, 2).X;
+  late_nan(49000, 0) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS(InvalidArgument, model.score_samples(late_nan));
+  CHECK_THROWS(InvalidArgument, model.predict(late_nan));
+  CHECK_THROWS(InvalidArgument, model.predict_proba(late_nan));
+  CHECK_THROWS(InvalidArgument, model.weighted_log_prob(late_nan));
+  CHECK_THROWS(InvalidArgument, model.score(late_nan));
   Matrix<double> with_inf = X;
   with_inf(0, 0) = std::numeric_limits<double>::infinity();
   CHECK_THROWS(InvalidArgument, fit<double>(with_inf, options));
