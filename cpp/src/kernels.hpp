@@ -206,7 +206,7 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
   for (Index k = 0; k < K; ++k) ws.log_prob.col(k).array() *= ws.total.array();
 }
 
-/// sum_i a_i b_i over n rows (a multiple of kLanes), in the data's type, returned as double.
+/// sum_i a_i b_i over n rows (a multiple of kSumLanes), in the data's type, returned as double.
 template <typename Scalar>
 double dot_rows(const Scalar* a, const Scalar* b, Index n) {
   using Sum = Eigen::Array<Scalar, kSumLanes<Scalar>, 1>;

@@ -116,7 +116,8 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
   });
 
   const Index n_groups = (n_trials + kCandidateGroup - 1) / kCandidateGroup;
-  Matrix<double> candidates_t(X.cols(), n_groups * kCandidateGroup);  // candidates transposed, padded
+  // Candidates transposed in groups of kCandidateGroup, (D, kCandidateGroup) each, zero-padded.
+  std::vector<Matrix<double>> groups_t(n_groups, Matrix<double>(X.cols(), kCandidateGroup));
   Eigen::ArrayXd candidate_norms(n_groups * kCandidateGroup);
   std::vector<Index> candidate_rows(n_trials);
   std::vector<Eigen::ArrayXd> thread_potential(n_threads, Eigen::ArrayXd(n_groups * kCandidateGroup));
@@ -130,7 +131,7 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
     double running = 0.0;
     for (Index i = 0; i < n; ++i) cumulative[i] = running += weight[i] * closest[i];
     const double potential = running;
-    candidates_t.setZero();
+    for (auto& group_t : groups_t) group_t.setZero();
     candidate_norms.setZero();
     for (Index t = 0; t < n_trials; ++t) {
       if (potential > 0.0) {
@@ -143,15 +144,14 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
         // All remaining mass on already chosen points (duplicates): any weighted point will do.
         candidate_rows[t] = draw_proportional(weight, weight.sum(), rng);
       }
-      candidates_t.col(t) = X.row(candidate_rows[t]).template cast<double>().transpose();
+      groups_t[t / kCandidateGroup].col(t % kCandidateGroup) = X.row(candidate_rows[t]).template cast<double>().transpose();
       candidate_norms[t] = row_norms[candidate_rows[t]];
     }
     for (auto& p : thread_potential) p.setZero();
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
       for (Index g = 0; g < n_groups; ++g) {
-        const Matrix<double> group_t = candidates_t.middleCols(g * kCandidateGroup, kCandidateGroup);
         CandidateLanes part = CandidateLanes::Zero();
-        score_candidates(X, begin, end, group_t.data(), candidate_norms.segment<kCandidateGroup>(g * kCandidateGroup),
+        score_candidates(X, begin, end, groups_t[g].data(), candidate_norms.segment<kCandidateGroup>(g * kCandidateGroup),
                          row_norms, closest, weight, part, keep ? kept.row(begin).data() : nullptr);
         thread_potential[thread].segment<kCandidateGroup>(g * kCandidateGroup) += part;
       }
@@ -167,7 +167,7 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
     }
     // One matrix-vector product per block (in the data's type): a dot product per row would
     // spend more on its horizontal sum than on the multiply-adds.
-    const Vector<Scalar> winner = candidates_t.col(best).template cast<Scalar>();
+    const Vector<Scalar> winner = groups_t[best / kCandidateGroup].col(best % kCandidateGroup).template cast<Scalar>();
     const double winner_norm = candidate_norms[best];
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
       auto& dots = winner_dots[thread];

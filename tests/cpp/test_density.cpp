@@ -12,22 +12,10 @@ namespace {
 
 const double kPi = 3.14159265358979323846;
 
-Eigen::MatrixXd full_covariance(const Model<double>& model, Index k) {
-  const Index D = model.n_features();
-  const auto& cov = model.covariances();
-  switch (model.covariance_type()) {
-    case CovarianceType::full: return cov.middleRows(k * D, D);
-    case CovarianceType::tied: return cov;
-    case CovarianceType::diag: return cov.row(k).transpose().asDiagonal();
-    case CovarianceType::spherical: return cov(k, 0) * Eigen::MatrixXd::Identity(D, D);
-  }
-  return {};
-}
-
 double naive_log_density(const Model<double>& model, const Eigen::RowVectorXd& x) {
   double density = 0.0;
   for (Index k = 0; k < model.n_components(); ++k) {
-    const Eigen::MatrixXd cov = full_covariance(model, k);
+    const Eigen::MatrixXd cov = testdata::dense_covariance(model, k);
     const Eigen::VectorXd diff = (x - model.means().row(k)).transpose();
     const double quad = diff.dot(cov.inverse() * diff);
     const double norm = std::pow(2 * kPi, -0.5 * model.n_features()) / std::sqrt(cov.determinant());

@@ -9,6 +9,7 @@
 
 #include "check.hpp"
 #include "gaussmix/gaussmix.hpp"
+#include "testdata.hpp"
 
 using namespace gaussmix;
 
@@ -34,24 +35,12 @@ Model<double> random_model(CovarianceType type, Index K, Index D, double offset)
   return Model<double>::from_covariances(type, weights, means, cov);
 }
 
-/// Component k's covariance as a dense matrix, whatever the type.
-Eigen::MatrixXd dense_covariance(const Model<double>& model, Index k) {
-  const Index D = model.n_features();
-  const auto& c = model.covariances();
-  switch (model.covariance_type()) {
-    case CovarianceType::full: return c.middleRows(k * D, D);
-    case CovarianceType::tied: return c;
-    case CovarianceType::diag: return c.row(k).transpose().asDiagonal();
-    default: return c(k, 0) * Eigen::MatrixXd::Identity(D, D);
-  }
-}
-
 /// log pi_k + log N(x_i | k) from a fresh Cholesky factorisation of each covariance.
 Matrix<double> naive_log_prob(const Model<double>& model, const Matrix<double>& X) {
   const Index K = model.n_components(), D = model.n_features();
   Matrix<double> out(X.rows(), K);
   for (Index k = 0; k < K; ++k) {
-    const Eigen::LLT<Eigen::MatrixXd> llt(dense_covariance(model, k));
+    const Eigen::LLT<Eigen::MatrixXd> llt(testdata::dense_covariance(model, k));
     const double log_det = 2.0 * llt.matrixL().toDenseMatrix().diagonal().array().log().sum();
     const Eigen::MatrixXd centered = (X.rowwise() - model.means().row(k)).transpose();
     const Eigen::MatrixXd z = llt.matrixL().solve(centered);

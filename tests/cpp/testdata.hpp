@@ -22,4 +22,18 @@ inline gaussmix::Model<double> three_blobs(gaussmix::CovarianceType type = gauss
   return Model<double>::from_covariances(type, weights, means, covariances);
 }
 
+/// Component k's covariance as a dense (D, D) matrix, whatever the covariance type.
+inline Eigen::MatrixXd dense_covariance(const gaussmix::Model<double>& model, gaussmix::Index k) {
+  using gaussmix::CovarianceType;
+  const gaussmix::Index D = model.n_features();
+  const auto& cov = model.covariances();
+  switch (model.covariance_type()) {
+    case CovarianceType::full: return cov.middleRows(k * D, D);
+    case CovarianceType::tied: return cov;
+    case CovarianceType::diag: return cov.row(k).transpose().asDiagonal();
+    case CovarianceType::spherical: break;
+  }
+  return cov(k, 0) * Eigen::MatrixXd::Identity(D, D);
+}
+
 }  // namespace testdata
