@@ -9,10 +9,12 @@
 #include <vector>
 
 #include "checks.hpp"
+#include "data_summary.hpp"
 #include "gaussmix/detail/random.hpp"
 #include "gaussmix/errors.hpp"
 #include "gaussmix/statistics.hpp"
 #include "kernels.hpp"
+#include "kmeans.hpp"
 #include "parallel.hpp"
 
 namespace gaussmix {
@@ -30,6 +32,28 @@ void check_options(const FitOptions& options, Index n_samples, const char* calle
                   "reg_covar must be finite and >= 0");
   detail::require(options.max_iter >= 0, caller, "max_iter must be >= 0");
   detail::require(options.n_init >= 1, caller, "n_init must be >= 1");
+}
+
+/// What one fit works with: X's summary, and the weights scaled to mean one (so that no result
+/// depends on their units) in double and, when the caller gave any, in X's type.
+template <typename Scalar>
+struct PreparedData {
+  detail::DataSummary summary;
+  Vector<double> weight;
+  Vector<Scalar> sample_weight;  // empty without weights
+};
+
+template <typename Scalar>
+PreparedData<Scalar> prepare(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, const char* caller) {
+  PreparedData<Scalar> data;
+  data.summary = detail::summarize<Scalar>(X);
+  data.weight = detail::normalized_weights<Scalar>(sample_weight, X.rows());
+  if (sample_weight.size()) data.sample_weight = data.weight.template cast<Scalar>();
+  // A block's statistics sum up to block_rows weighted squares; k-means' scores D products.
+  const double terms = std::max(static_cast<double>(detail::block_rows(X.cols())) * data.weight.maxCoeff(),
+                                static_cast<double>(X.cols()));
+  detail::require_representable_spread<Scalar>(data.summary, terms, caller);
+  return data;
 }
 
 /// Statistics of X under responsibilities that make_resp(begin, end, resp) writes block by block.
@@ -124,26 +148,24 @@ Model<Scalar> model_on_samples(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_w
 
 /// The starting model of one initialisation, with any given initial parameters in place.
 template <typename Scalar>
-Model<Scalar> initial_model(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, const FitOptions& options,
+Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& data, const FitOptions& options,
                             const InitialParameters<Scalar>& given, std::uint64_t seed) {
   const Index n = X.rows(), K = options.n_components, D = X.cols();
+  const VectorCRef<Scalar> sample_weight = data.sample_weight;
   const CovarianceType type = options.covariance_type;
   const bool all_given = given.weights.size() && given.means.size() && given.precisions.size();
   Model<Scalar> derived;
   if (!all_given) {
     switch (options.init) {
       case InitMethod::kmeans: {
-        const KMeansResult<Scalar> km = kmeans<Scalar>(X, K, seed, sample_weight);
+        const KMeansResult<Scalar> km = detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary);
         derived = maximization_step<Scalar>(
             statistics_of_labels<Scalar>(X, sample_weight, type, km.centers.template cast<double>(), km.labels),
             options.reg_covar);
         break;
       }
       case InitMethod::random: {
-        const Vector<double> w = sample_weight.size() ? Vector<double>(sample_weight.template cast<double>())
-                                                       : Vector<double>::Ones(n);
-        const Eigen::RowVectorXd center = (w.transpose() * X.template cast<double>()) / w.sum();
-        const Matrix<double> shift = center.replicate(K, 1);
+        const Matrix<double> shift = data.summary.mean.replicate(K, 1);
         const Index rows = detail::block_rows(D);
         const auto stats = statistics_from<Scalar>(X, sample_weight, type, shift, [&](Index begin, Index end, auto& resp) {
           detail::Random rng(detail::derive_seed(seed, static_cast<std::uint64_t>(begin / rows)));
@@ -157,13 +179,14 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weig
         break;
       }
       case InitMethod::kmeans_plusplus:
-        derived = model_on_samples<Scalar>(X, sample_weight, kmeans_plusplus<Scalar>(X, K, seed, sample_weight), options);
+        derived = model_on_samples<Scalar>(X, sample_weight,
+                                           detail::kmeans_plusplus<Scalar>(X, K, seed, data.weight, data.summary),
+                                           options);
         break;
       case InitMethod::random_from_data: {
         // K distinct samples, each drawn with probability proportional to its weight.
         detail::Random rng(seed);
-        Vector<double> mass = sample_weight.size() ? Vector<double>(sample_weight.template cast<double>())
-                                                   : Vector<double>::Ones(n);
+        Vector<double> mass = data.weight;
         detail::require((mass.array() > 0.0).count() >= K, "fit()",
                         "random_from_data needs at least n_components samples with positive weight");
         std::vector<Index> rows;
@@ -206,8 +229,10 @@ FitResult<Scalar> run_em(Model<Scalar> model, MatrixCRef<Scalar> X, VectorCRef<S
     detail::expectation_step(model, X, sample_weight, buffers);
     const SufficientStatistics& stats = buffers.partial[0];
     lower_bound = stats.mean_log_likelihood();
-    if (!std::isfinite(lower_bound))
-      throw NumericalError("fit(): the log-likelihood became non-finite at iteration " + std::to_string(iter) +
+    // -inf is possible (a sample whose density underflows under every component still has
+    // finite responsibilities, and the M-step moves a component to it); NaN is not.
+    if (std::isnan(lower_bound))
+      throw NumericalError("fit(): the log-likelihood became NaN at iteration " + std::to_string(iter) +
                            "; scale the data or increase reg_covar");
     model = maximization_step<Scalar>(stats, options.reg_covar);
     run.lower_bounds.push_back(lower_bound);
@@ -250,13 +275,14 @@ FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRe
   check_options(options, X.rows(), caller);
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   check_initial_parameters(init, options, X.cols());
+  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight, caller);
 
   FitResult<Scalar> best;
   for (int i = 0; i < options.n_init; ++i) {
     const auto start = std::chrono::steady_clock::now();
     const std::uint64_t seed = detail::derive_seed(options.seed, static_cast<std::uint64_t>(i));
-    FitResult<Scalar> run = run_em(initial_model(X, sample_weight, options, init, seed), X, sample_weight, options,
-                                   -std::numeric_limits<double>::infinity());
+    FitResult<Scalar> run = run_em(initial_model(X, data, options, init, seed), X, VectorCRef<Scalar>(data.sample_weight),
+                                   options, -std::numeric_limits<double>::infinity());
     best.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(start)});
     if (i == 0 || run.lower_bound > best.lower_bound) {
       auto inits = std::move(best.inits);
@@ -276,8 +302,9 @@ FitResult<Scalar> fit_from(const Model<Scalar>& start, NoDeduce<MatrixCRef<Scala
   detail::require(start.n_components() == options.n_components && start.covariance_type() == options.covariance_type,
                   caller, "the starting model's n_components or covariance_type differs from the options");
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
+  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight, caller);
   const auto begin = std::chrono::steady_clock::now();
-  FitResult<Scalar> run = run_em(start, X, sample_weight, options, initial_lower_bound);
+  FitResult<Scalar> run = run_em(start, X, VectorCRef<Scalar>(data.sample_weight), options, initial_lower_bound);
   run.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(begin)});
   return run;
 }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "gaussmix/model.hpp"
@@ -64,6 +65,9 @@ struct Workspace {
   Matrix<Scalar> lanes;       // (D, kLanes) one group of rows, centred (full_quadratic())
   Matrix<Scalar> kept;        // (D, padded rows) the block's rows with r_ik > 0, transposed
   Vector<Scalar> kept_resp;   // (padded rows) their w_i r_ik; zero in the padding
+  // Rows recomputed by rescore_far_rows(): their log_prob is stored minus `offset` (its row
+  // maximum), so that log_prob + offset is the true value and the row's largest entry is 0.
+  std::vector<std::pair<Index, double>> far_rows;
 };
 
 /// Per-thread workspaces and partial statistics of one E-step pass, kept across the passes of an
@@ -127,7 +131,68 @@ Lanes<Scalar> diagonal_quadratic(const Scalar* x, Index stride, const Mean& mu, 
   return sum;
 }
 
-/// log pi_k + log N(x_i | k) for the rows of X_blk into ws.log_prob.
+/// ||(x - mu_k)ᵀ U_k||² of one row in long double, whose exponent range holds the square of
+/// any difference of finite doubles times any finite factor: the fallback for rows whose
+/// quadratic form overflows the data's type.
+template <typename Scalar, typename Row>
+long double exact_quadratic(const Model<Scalar>& model, const Row& x, Index k) {
+  const Index D = model.n_features();
+  const auto& U = model.precisions_cholesky();
+  const auto mu = model.means().row(k);
+  long double sum = 0.0L;
+  switch (model.covariance_type()) {
+    case CovarianceType::full:
+    case CovarianceType::tied: {
+      const Index first = model.covariance_type() == CovarianceType::full ? k * D : 0;
+      for (Index j = 0; j < D; ++j) {
+        long double y = 0.0L;
+        for (Index d = 0; d <= j; ++d)
+          y += (static_cast<long double>(x[d]) - mu[d]) * static_cast<long double>(U(first + d, j));
+        sum += y * y;
+      }
+      break;
+    }
+    case CovarianceType::diag:
+    case CovarianceType::spherical:
+      for (Index d = 0; d < D; ++d) {
+        const Scalar s = model.covariance_type() == CovarianceType::diag ? U(k, d) : U(k, 0);
+        const long double y = (static_cast<long double>(x[d]) - mu[d]) * static_cast<long double>(s);
+        sum += y * y;
+      }
+      break;
+  }
+  return sum;
+}
+
+/// Rows of the block whose log-probabilities are NaN (an overflowing quadratic form: inf - inf,
+/// inf * 0) or -inf for every component (a point so far from every component that each density
+/// underflows): recomputed in long double and stored relative to their largest entry, the
+/// offset kept in ws.far_rows. Their responsibilities are then the true posterior, finite and
+/// summing to one, and their log-density is finite or -inf, never NaN.
+template <typename Scalar, typename Rows>
+void rescore_far_rows(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws) {
+  const Index K = model.n_components();
+  std::vector<long double> log_prob(K);
+  for (Index i = 0; i < X_blk.rows(); ++i) {
+    bool far = true, nan = false;
+    for (Index k = 0; k < K; ++k) {
+      const Scalar value = ws.log_prob(i, k);
+      nan = nan || std::isnan(value);
+      far = far && value == -std::numeric_limits<Scalar>::infinity();
+    }
+    if (!far && !nan) continue;
+    long double top = -std::numeric_limits<long double>::infinity();
+    for (Index k = 0; k < K; ++k) {
+      log_prob[k] = static_cast<long double>(model.log_normalizers()[k]) - 0.5L * exact_quadratic(model, X_blk.row(i), k);
+      top = std::max(top, log_prob[k]);
+    }
+    for (Index k = 0; k < K; ++k) ws.log_prob(i, k) = static_cast<Scalar>(log_prob[k] - top);
+    ws.far_rows.emplace_back(i, static_cast<double>(top));
+  }
+}
+
+/// log pi_k + log N(x_i | k) for the rows of X_blk into ws.log_prob, except for the rows listed
+/// in ws.far_rows (see rescore_far_rows()).
 template <typename Scalar, typename Rows>
 void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk,
                        Workspace<Scalar>& ws) {
@@ -147,6 +212,8 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
   const bool dense = type == CovarianceType::full || type == CovarianceType::tied;
   const Scalar* factors_t = model.precisions_cholesky_transposed().data();
   const Index factor_size = type == CovarianceType::full ? D * D : 0;  // tied: one shared factor
+  ws.far_rows.clear();
+  bool overflow = false;
   // Group of rows outer, components inner: the group's D * kLanes values stay in L1 while every
   // component's factor streams past them.
   for (Index i = 0; i < rows; i += kLanes<Scalar>) {
@@ -156,10 +223,12 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
       const Lanes<Scalar> quadratic =
           dense ? full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data())
                 : diagonal_quadratic(x + i, stride, mu, ws.scale.row(k));
+      overflow = overflow || !(quadratic <= std::numeric_limits<Scalar>::max()).all();
       const Scalar constant = static_cast<Scalar>(model.log_normalizers()[k]);
       Eigen::Map<Vector<Scalar>>(ws.log_prob.col(k).data() + i, n) = constant - Scalar(0.5) * quadratic.head(n);
     }
   }
+  if (overflow) rescore_far_rows(model, X_blk, ws);
 }
 
 /// Turns ws.log_prob into responsibilities in place and ws.log_norm into log p(x) by a
@@ -202,6 +271,7 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
     }
   }
   ws.log_norm.array() += ws.total.array().log();
+  for (const auto& [i, offset] : ws.far_rows) ws.log_norm[i] = static_cast<Scalar>(ws.log_norm[i] + offset);
   ws.total = ws.total.cwiseInverse();
   for (Index k = 0; k < K; ++k) ws.log_prob.col(k).array() *= ws.total.array();
 }

@@ -7,19 +7,15 @@
 #include <vector>
 
 #include "checks.hpp"
+#include "data_summary.hpp"
 #include "gaussmix/detail/random.hpp"
 #include "gaussmix/fit.hpp"
+#include "kmeans.hpp"
 #include "parallel.hpp"
 
 namespace gaussmix {
 
 namespace {
-
-template <typename Scalar>
-Vector<double> weights_or_ones(VectorCRef<Scalar> sample_weight, Index n) {
-  if (sample_weight.size() == 0) return Vector<double>::Ones(n);
-  return sample_weight.template cast<double>();
-}
 
 /// Index i with probability proportional to mass[i], by a linear scan of the cumulative sum.
 Index draw_proportional(const Vector<double>& mass, double total, detail::Random& rng) {
@@ -49,12 +45,15 @@ using CandidateLanes = Eigen::Array<double, kCandidateGroup, 1>;
 /// Scores one group of k-means++ candidates on rows [begin, end) of X: adds to `potential` each
 /// candidate's sum_i w_i min(closest_i, d_i²), with d_i² = ||x||² + ||c||² - 2 x.c clipped at
 /// zero, and writes the d_i² to `kept` ((end - begin) x kCandidateGroup, row-major) unless it is
-/// null. `centers_t` holds the group transposed, (D, kCandidateGroup) row-major, zero-padded.
+/// null. Everything is about `shift` (x stands for x - shift), so that the expansion does not
+/// cancel on data far from the origin. `centers_t` holds the group transposed and shifted,
+/// (D, kCandidateGroup) row-major, zero-padded; `row_norms` are the shifted rows' norms.
 /// Eight rows at a time, so that each broadcast of x_id feeds one FMA into each of eight
 /// independent accumulators and X is read once, with no packing: k-means++ scores only a
 /// handful of candidates per step, too few for a GEMM's packing to pay.
 template <typename Scalar>
-void score_candidates(const MatrixCRef<Scalar>& X, Index begin, Index end, const double* centers_t,
+void score_candidates(const MatrixCRef<Scalar>& X, const Eigen::RowVectorXd& shift, Index begin, Index end,
+                      const double* centers_t,
                       const CandidateLanes& center_norms, const Vector<double>& row_norms,
                       const Vector<double>& closest, const Vector<double>& weight, CandidateLanes& potential,
                       double* kept) {
@@ -72,42 +71,38 @@ void score_candidates(const MatrixCRef<Scalar>& X, Index begin, Index end, const
     for (auto& a : acc) a.setZero();
     for (Index d = 0; d < D; ++d) {
       const CandidateLanes c = Map(centers_t + d * kCandidateGroup);
-      for (Index r = 0; r < kRows; ++r) acc[r] += static_cast<double>(X(i + r, d)) * c;
+      for (Index r = 0; r < kRows; ++r) acc[r] += (static_cast<double>(X(i + r, d)) - shift[d]) * c;
     }
     for (Index r = 0; r < kRows; ++r) finish(i + r, acc[r]);
   }
   for (; i < end; ++i) {
     CandidateLanes acc = CandidateLanes::Zero();
-    for (Index d = 0; d < D; ++d) acc += static_cast<double>(X(i, d)) * Map(centers_t + d * kCandidateGroup);
+    for (Index d = 0; d < D; ++d)
+      acc += (static_cast<double>(X(i, d)) - shift[d]) * Map(centers_t + d * kCandidateGroup);
     finish(i, acc);
   }
 }
 
-}  // namespace
-
+/// Greedy k-means++ (as scikit-learn): each step tries 2 + log k candidates and keeps the one
+/// that lowers the potential sum_i w_i d_i^2 most. All distances are about `summary.mean`.
 template <typename Scalar>
-std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
-                                   VectorCRef<Scalar> sample_weight) {
-  const char* caller = "kmeans_plusplus()";
-  detail::require_data<Scalar>(X, caller);
-  detail::require(n_clusters >= 1 && n_clusters <= X.rows(), caller,
-                  "n_clusters must be in [1, n_samples = " + std::to_string(X.rows()) + "], got " +
-                      std::to_string(n_clusters));
-  detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
-  const Index n = X.rows();
-  const Vector<double> weight = weights_or_ones<Scalar>(sample_weight, n);
+std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
+                                  const Vector<double>& weight, const Eigen::RowVectorXd& shift) {
+  const Index n = X.rows(), D = X.cols();
   detail::Random rng(seed);
-  const Index rows = detail::block_rows(X.cols());
-  // Greedy k-means++ (as scikit-learn): try 2 + log k candidates, keep the one that lowers the
-  // potential sum_i w_i d_i^2 most.
+  const Index rows = detail::block_rows(D);
   const Index n_trials = 2 + static_cast<Index>(std::log(static_cast<double>(n_clusters)));
   // Each step is one short pass over X; below a few million flops a second thread costs more in
   // start-up and barriers than it saves.
-  const int n_threads = n * X.cols() * n_trials < (Index(1) << 19) ? 1 : detail::threads_for(n, rows);
+  const int n_threads = n * D * n_trials < (Index(1) << 19) ? 1 : detail::threads_for(n, rows);
 
-  // Distances by ||x||^2 + ||c||^2 - 2 x.c: seeding only samples proportionally to them, so the
-  // expansion's rounding (clipped at zero) does no harm.
-  const Vector<double> row_norms = X.template cast<double>().rowwise().squaredNorm();
+  // Distances by ||x||^2 + ||c||^2 - 2 x.c (about the shift): seeding only samples
+  // proportionally to them, so the expansion's rounding (clipped at zero) does no harm.
+  Vector<double> row_norms(n);
+  detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
+    row_norms.segment(begin, end - begin) =
+        (X.middleRows(begin, end - begin).template cast<double>().rowwise() - shift).rowwise().squaredNorm();
+  });
   std::vector<Index> chosen{draw_proportional(weight, weight.sum(), rng)};
   Vector<double> closest(n);  // squared distance to the nearest chosen center
   detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
@@ -117,7 +112,7 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
 
   const Index n_groups = (n_trials + kCandidateGroup - 1) / kCandidateGroup;
   // Candidates transposed in groups of kCandidateGroup, (D, kCandidateGroup) each, zero-padded.
-  std::vector<Matrix<double>> groups_t(n_groups, Matrix<double>(X.cols(), kCandidateGroup));
+  std::vector<Matrix<double>> groups_t(n_groups, Matrix<double>(D, kCandidateGroup));
   Eigen::ArrayXd candidate_norms(n_groups * kCandidateGroup);
   std::vector<Index> candidate_rows(n_trials);
   std::vector<Eigen::ArrayXd> thread_potential(n_threads, Eigen::ArrayXd(n_groups * kCandidateGroup));
@@ -125,7 +120,7 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
   // `closest` needs no second pass over X.
   const bool keep = n_groups == 1 && n * kCandidateGroup * Index(sizeof(double)) <= (Index(16) << 20);
   Matrix<double> kept(keep ? n : 0, kCandidateGroup);
-  std::vector<Vector<Scalar>> winner_dots(keep ? 0 : n_threads);
+  std::vector<Matrix<double>> block_distances(keep ? 0 : n_threads, Matrix<double>(rows, kCandidateGroup));
   std::vector<double> cumulative(n);
   for (Index c = 1; c < n_clusters; ++c) {
     double running = 0.0;
@@ -134,7 +129,7 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
     for (auto& group_t : groups_t) group_t.setZero();
     candidate_norms.setZero();
     for (Index t = 0; t < n_trials; ++t) {
-      if (potential > 0.0) {
+      if (potential > 0.0 && std::isfinite(potential)) {
         // The first sample whose cumulative mass exceeds a uniform draw; zero-mass samples
         // never are, since their cumulative value equals their predecessor's.
         const double target = rng.uniform() * potential;
@@ -144,15 +139,17 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
         // All remaining mass on already chosen points (duplicates): any weighted point will do.
         candidate_rows[t] = draw_proportional(weight, weight.sum(), rng);
       }
-      groups_t[t / kCandidateGroup].col(t % kCandidateGroup) = X.row(candidate_rows[t]).template cast<double>().transpose();
+      groups_t[t / kCandidateGroup].col(t % kCandidateGroup) =
+          (X.row(candidate_rows[t]).template cast<double>() - shift).transpose();
       candidate_norms[t] = row_norms[candidate_rows[t]];
     }
     for (auto& p : thread_potential) p.setZero();
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
       for (Index g = 0; g < n_groups; ++g) {
         CandidateLanes part = CandidateLanes::Zero();
-        score_candidates(X, begin, end, groups_t[g].data(), candidate_norms.segment<kCandidateGroup>(g * kCandidateGroup),
-                         row_norms, closest, weight, part, keep ? kept.row(begin).data() : nullptr);
+        score_candidates(X, shift, begin, end, groups_t[g].data(),
+                         candidate_norms.segment<kCandidateGroup>(g * kCandidateGroup), row_norms, closest, weight,
+                         part, keep ? kept.row(begin).data() : nullptr);
         thread_potential[thread].segment<kCandidateGroup>(g * kCandidateGroup) += part;
       }
     });
@@ -165,37 +162,37 @@ std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::
       for (Index i = 0; i < n; ++i) closest[i] = std::min(closest[i], kept(i, best));
       continue;
     }
-    // One matrix-vector product per block (in the data's type): a dot product per row would
-    // spend more on its horizontal sum than on the multiply-adds.
-    const Vector<Scalar> winner = groups_t[best / kCandidateGroup].col(best % kCandidateGroup).template cast<Scalar>();
-    const double winner_norm = candidate_norms[best];
+    // The winner alone, rescored by the same kernel: one more read of X, no matrix product in
+    // unshifted coordinates (which would cancel on data far from the origin).
+    Matrix<double> winner_t = Matrix<double>::Zero(D, kCandidateGroup);
+    winner_t.col(0) = groups_t[best / kCandidateGroup].col(best % kCandidateGroup);
+    CandidateLanes winner_norm = CandidateLanes::Zero();
+    winner_norm[0] = candidate_norms[best];
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
-      auto& dots = winner_dots[thread];
-      dots.noalias() = X.middleRows(begin, end - begin) * winner;
-      for (Index i = begin; i < end; ++i)
-        closest[i] = std::min(closest[i], std::max(0.0, row_norms[i] + winner_norm - 2.0 * dots[i - begin]));
+      CandidateLanes unused = CandidateLanes::Zero();
+      auto& distances = block_distances[thread];
+      score_candidates(X, shift, begin, end, winner_t.data(), winner_norm, row_norms, closest, weight, unused,
+                       distances.data());
+      for (Index i = begin; i < end; ++i) closest[i] = std::min(closest[i], distances(i - begin, 0));
     });
   }
   return chosen;
 }
 
+/// Lloyd's iterations from a k-means++ seeding, in coordinates about summary.mean.
 template <typename Scalar>
-KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
-                            VectorCRef<Scalar> sample_weight, int max_iter, double tol) {
-  const char* caller = "kmeans()";
-  detail::require(max_iter >= 1, caller, "max_iter must be >= 1");
-  detail::require(tol >= 0.0, caller, "tol must be >= 0");
-  const std::vector<Index> seeds = kmeans_plusplus(X, n_clusters, seed, sample_weight);
+KMeansResult<Scalar> kmeans_about(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
+                                  const Vector<double>& weight, int max_iter, double tol,
+                                  const detail::DataSummary& summary) {
+  const Eigen::RowVectorXd& shift = summary.mean;
+  const std::vector<Index> seeds = plusplus_about<Scalar>(X, n_clusters, seed, weight, shift);
   const Index n = X.rows(), D = X.cols(), K = n_clusters;
-  const Vector<double> weight = weights_or_ones<Scalar>(sample_weight, n);
 
-  Matrix<double> centers(K, D);
-  for (Index k = 0; k < K; ++k) centers.row(k) = X.row(seeds[k]).template cast<double>();
+  Matrix<double> centers(K, D);  // about the shift
+  for (Index k = 0; k < K; ++k) centers.row(k) = X.row(seeds[k]).template cast<double>() - shift;
 
   // scikit-learn's tolerance: tol times the mean variance of the features.
-  const Eigen::RowVectorXd mean = X.template cast<double>().colwise().mean();
-  const double tolerance =
-      tol * (X.template cast<double>().rowwise() - mean).array().square().colwise().mean().mean();
+  const double tolerance = tol * summary.variance.mean();
 
   const Index rows = detail::block_rows(D);
   const int n_threads = detail::threads_for(n, rows);
@@ -206,7 +203,10 @@ KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_
     Index changed;
   };
   std::vector<Partial> partial(n_threads);
-  std::vector<Matrix<Scalar>> scores(n_threads, Matrix<Scalar>(std::min(n, rows), K));  // reused every pass
+  // Per thread, reused every pass: the block about the shift and its scores.
+  std::vector<Matrix<Scalar>> shifted(n_threads, Matrix<Scalar>(std::min(n, rows), D));
+  std::vector<Matrix<Scalar>> scores(n_threads, Matrix<Scalar>(std::min(n, rows), K));
+  const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> shift_s = shift.cast<Scalar>();
   LabelVector labels = LabelVector::Constant(n, -1);
   Vector<double> distance(n);
 
@@ -222,9 +222,11 @@ KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_
     }
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
       auto& p = partial[thread];
+      auto x = shifted[thread].topRows(end - begin);
+      x = X.middleRows(begin, end - begin).rowwise() - shift_s;
       // argmin_k ||x - c_k||^2 = argmax_k (x . c_k - ||c_k||^2 / 2): one matrix product per block.
       auto score = scores[thread].topRows(end - begin);
-      score.noalias() = X.middleRows(begin, end - begin) * centers_s.transpose();
+      score.noalias() = x * centers_s.transpose();
       score.rowwise() -= half_norms.transpose();
       for (Index i = begin; i < end; ++i) {
         // The largest score by a vectorised reduction, then its first position: maxCoeff(&index)
@@ -232,13 +234,19 @@ KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_
         const auto row = score.row(i - begin);
         const Scalar top = row.maxCoeff();
         Index best = 0;
-        while (row[best] != top) ++best;
+        while (best < K && !(row[best] == top)) ++best;
+        const auto xi = x.row(i - begin).template cast<double>();
+        if (best == K) {  // a NaN score: choose by the distances themselves
+          best = 0;
+          for (Index k = 1; k < K; ++k)
+            if ((xi - centers.row(k)).squaredNorm() < (xi - centers.row(best)).squaredNorm()) best = k;
+        }
         if (labels[i] != best) ++p.changed;
         labels[i] = best;
-        distance[i] = squared_distance(X, i, centers.row(best));
+        distance[i] = (xi - centers.row(best)).squaredNorm();
         p.inertia += weight[i] * distance[i];
         p.counts[best] += weight[i];
-        p.sums.row(best) += weight[i] * X.row(i).template cast<double>();
+        p.sums.row(best) += weight[i] * xi;
       }
     });
     Partial total = partial[0];
@@ -272,23 +280,84 @@ KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_
           far = i;
       if (far >= 0) {
         taken.push_back(far);
-        updated.row(k) = X.row(far).template cast<double>();
+        updated.row(k) = X.row(far).template cast<double>() - shift;
       }
     }
-    const double shift = (updated - centers).squaredNorm();
+    const double moved = (updated - centers).squaredNorm();
     centers = updated;
     if (totals.changed == 0) {
       strict_convergence = true;
       break;
     }
-    if (shift <= tolerance) break;
+    if (moved <= tolerance) break;
   }
   // Labels must belong to the final centers.
   if (!strict_convergence) totals = assign();
-  result.centers = centers.cast<Scalar>();
+  result.centers = (centers.rowwise() + shift).template cast<Scalar>();
   result.labels = labels;
   result.inertia = totals.inertia;
   return result;
+}
+
+template <typename Scalar>
+void check_kmeans_input(const MatrixCRef<Scalar>& X, Index n_clusters, const VectorCRef<Scalar>& sample_weight,
+                        const char* caller) {
+  detail::require_data<Scalar>(X, caller);
+  detail::require(n_clusters >= 1 && n_clusters <= X.rows(), caller,
+                  "n_clusters must be in [1, n_samples = " + std::to_string(X.rows()) + "], got " +
+                      std::to_string(n_clusters));
+  detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
+}
+
+}  // namespace
+
+namespace detail {
+
+template <typename Scalar>
+KMeansResult<Scalar> kmeans(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
+                            const Vector<double>& weight, const DataSummary& summary) {
+  return kmeans_about<Scalar>(X, n_clusters, seed, weight, 300, 1e-4, summary);
+}
+
+template <typename Scalar>
+std::vector<Index> kmeans_plusplus(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
+                                   const Vector<double>& weight, const DataSummary& summary) {
+  return plusplus_about<Scalar>(X, n_clusters, seed, weight, summary.mean);
+}
+
+template KMeansResult<float> kmeans<float>(const MatrixCRef<float>&, Index, std::uint64_t, const Vector<double>&,
+                                           const DataSummary&);
+template KMeansResult<double> kmeans<double>(const MatrixCRef<double>&, Index, std::uint64_t, const Vector<double>&,
+                                             const DataSummary&);
+template std::vector<Index> kmeans_plusplus<float>(const MatrixCRef<float>&, Index, std::uint64_t,
+                                                   const Vector<double>&, const DataSummary&);
+template std::vector<Index> kmeans_plusplus<double>(const MatrixCRef<double>&, Index, std::uint64_t,
+                                                    const Vector<double>&, const DataSummary&);
+
+}  // namespace detail
+
+template <typename Scalar>
+std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
+                                   VectorCRef<Scalar> sample_weight) {
+  const char* caller = "kmeans_plusplus()";
+  check_kmeans_input<Scalar>(X, n_clusters, sample_weight, caller);
+  const detail::DataSummary summary = detail::summarize<Scalar>(X);
+  detail::require_representable_spread<Scalar>(summary, static_cast<double>(X.cols()), caller);
+  return plusplus_about<Scalar>(X, n_clusters, seed, detail::normalized_weights<Scalar>(sample_weight, X.rows()),
+                                summary.mean);
+}
+
+template <typename Scalar>
+KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
+                            VectorCRef<Scalar> sample_weight, int max_iter, double tol) {
+  const char* caller = "kmeans()";
+  detail::require(max_iter >= 1, caller, "max_iter must be >= 1");
+  detail::require(std::isfinite(tol) && tol >= 0.0, caller, "tol must be finite and >= 0");
+  check_kmeans_input<Scalar>(X, n_clusters, sample_weight, caller);
+  const detail::DataSummary summary = detail::summarize<Scalar>(X);
+  detail::require_representable_spread<Scalar>(summary, static_cast<double>(X.cols()), caller);
+  return kmeans_about<Scalar>(X, n_clusters, seed, detail::normalized_weights<Scalar>(sample_weight, X.rows()),
+                              max_iter, tol, summary);
 }
 
 template std::vector<Index> kmeans_plusplus<float>(MatrixCRef<float>, Index, std::uint64_t, VectorCRef<float>);

@@ -264,6 +264,8 @@ Matrix<Scalar> Model<Scalar>::weighted_log_prob(MatrixCRef<Scalar> X) const {
   for_each_scored_block(*this, X, false, "Model::weighted_log_prob()",
                         [&](Index begin, const detail::Workspace<Scalar>& ws) {
     result.middleRows(begin, ws.log_prob.rows()) = ws.log_prob;
+    for (const auto& [i, offset] : ws.far_rows)
+      result.row(begin + i) = (ws.log_prob.row(i).template cast<double>().array() + offset).template cast<Scalar>();
   });
   return result;
 }
@@ -309,8 +311,12 @@ double Model<Scalar>::score(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weig
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   const Vector<Scalar> log_density = score_samples(X);
   if (sample_weight.size() == 0) return log_density.template cast<double>().mean();
-  return log_density.template cast<double>().dot(sample_weight.template cast<double>()) /
-         sample_weight.template cast<double>().sum();
+  // Scaled by the largest weight first, so that the sums cannot overflow.
+  const Vector<double> weight = sample_weight.template cast<double>() / static_cast<double>(sample_weight.maxCoeff());
+  Vector<double> terms = log_density.template cast<double>().cwiseProduct(weight);
+  for (Index i = 0; i < terms.size(); ++i)
+    if (weight[i] == 0.0) terms[i] = 0.0;  // a zero weight drops the sample, even at -inf
+  return terms.sum() / weight.sum();
 }
 
 template <typename Scalar>
@@ -336,21 +342,25 @@ Sample<Scalar> Model<Scalar>::sample(Index n_samples, std::uint64_t seed) const 
   detail::require(n_components() > 0, caller, "the model has no components");
   detail::require(n_samples >= 1, caller, "n_samples must be at least 1, got " + std::to_string(n_samples));
   const Index K = n_components(), D = n_features();
+  // The result's size is checked (and allocated) before anything is drawn, so that an
+  // impossible request fails at once rather than after hours of drawing.
+  const Index limit = std::numeric_limits<Index>::max() / static_cast<Index>(sizeof(Scalar) * D + sizeof(std::int64_t));
+  detail::require(n_samples <= limit, caller, "n_samples = " + std::to_string(n_samples) + " is too large to store");
+  Sample<Scalar> result{Matrix<Scalar>(n_samples, D), LabelVector(n_samples)};
   detail::Random rng(seed);
 
-  // Component counts: a multinomial draw through the cumulative weights.
-  std::vector<double> cumulative(K);
-  std::partial_sum(weights_.data(), weights_.data() + K, cumulative.begin(),
-                   [](double a, Scalar b) { return a + static_cast<double>(b); });
+  // Component counts: one multinomial draw, as a chain of binomials.
   std::vector<Index> counts(K, 0);
-  for (Index i = 0; i < n_samples; ++i) {
-    const double u = rng.uniform() * cumulative.back();
-    const auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u);
-    ++counts[std::min<Index>(it - cumulative.begin(), K - 1)];
+  double mass_left = weights_.template cast<double>().sum();
+  Index left = n_samples;
+  for (Index k = 0; k < K && left > 0; ++k) {
+    const double w = static_cast<double>(weights_[k]);
+    counts[k] = k + 1 == K ? left : rng.binomial(left, mass_left > 0.0 ? std::min(1.0, w / mass_left) : 1.0);
+    left -= counts[k];
+    mass_left -= w;
   }
 
   // x = mu + U^-T z, i.e. the row x^T = mu^T + z^T U^-1, with z standard normal.
-  Sample<Scalar> result{Matrix<Scalar>(n_samples, D), LabelVector(n_samples)};
   Eigen::MatrixXd U_inv;
   Index row = 0;
   for (Index k = 0; k < K; ++k) {

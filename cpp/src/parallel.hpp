@@ -6,6 +6,7 @@
 // same on every run with the same thread count.
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 
 #ifdef _OPENMP
@@ -16,9 +17,20 @@
 
 namespace gaussmix::detail {
 
+/// False in a child forked after this process ran a parallel region (see parallel.cpp).
+bool threads_allowed();
+/// Records that a team of threads was started (for the fork check).
+void note_team_started();
+/// Calls the calling thread's interrupt hook when one is installed and ~20 ms have passed;
+/// throws Interrupted when it asks to stop. A no-op on threads without a hook (OpenMP workers).
+void poll_interrupt();
+
+/// Threads a parallel region may use: omp_get_max_threads() per call (so OMP_NUM_THREADS and
+/// threadpoolctl apply), capped, and 1 in a child forked after a parallel region.
 inline int max_threads() {
 #ifdef _OPENMP
-  return omp_get_max_threads();  // honours OMP_NUM_THREADS and threadpoolctl per call
+  if (!threads_allowed()) return 1;
+  return std::clamp(omp_get_max_threads(), 1, 256);
 #else
   return 1;
 #endif
@@ -49,12 +61,29 @@ inline int threads_for(Index n_rows, Index rows_per_block) {
 }
 
 /// Calls body(thread, begin, end) for every block [begin, end) of rows, thread < n_threads.
-/// An exception thrown by body is rethrown here, after the parallel region.
+/// An exception thrown by body (or an interrupt) stops every thread at its next block and is
+/// rethrown here, after the parallel region.
 template <typename Body>
 void for_each_block(Index n_rows, Index rows_per_block, int n_threads, Body&& body) {
   const Index n_blocks = block_count(n_rows, rows_per_block);
+  const auto run = [&](Index thread, Index team, std::atomic<bool>& stop) {
+    const Index first = n_blocks * thread / team;
+    const Index last = n_blocks * (thread + 1) / team;
+    for (Index b = first; b < last && !stop.load(std::memory_order_relaxed); ++b) {
+      poll_interrupt();
+      const Index begin = b * rows_per_block;
+      body(static_cast<int>(thread), begin, std::min(n_rows, begin + rows_per_block));
+    }
+  };
+  std::atomic<bool> stop{false};
+  n_threads = std::clamp<int>(n_threads, 1, max_threads());
+  if (n_threads == 1) {  // no OpenMP region at all: nothing to start, nothing to survive a fork
+    run(0, 1, stop);
+    return;
+  }
+  note_team_started();
   std::exception_ptr error;
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+#pragma omp parallel num_threads(n_threads)
   {
 #ifdef _OPENMP
     const Index thread = omp_get_thread_num();
@@ -63,14 +92,10 @@ void for_each_block(Index n_rows, Index rows_per_block, int n_threads, Body&& bo
     const Index thread = 0;
     const Index team = 1;
 #endif
-    const Index first = n_blocks * thread / team;
-    const Index last = n_blocks * (thread + 1) / team;
     try {
-      for (Index b = first; b < last; ++b) {
-        const Index begin = b * rows_per_block;
-        body(static_cast<int>(thread), begin, std::min(n_rows, begin + rows_per_block));
-      }
+      run(thread, team, stop);
     } catch (...) {
+      stop.store(true);
 #pragma omp critical(gaussmix_parallel_error)
       if (!error) error = std::current_exception();
     }
@@ -81,7 +106,8 @@ void for_each_block(Index n_rows, Index rows_per_block, int n_threads, Body&& bo
 /// Threads for n_blocks independent D x D factorisations (M-step, model construction): one
 /// below about a million flops, where starting a team costs more than it saves.
 inline int threads_for_factors(Index n_blocks, Index D) {
-  return n_blocks * D * D * D < (Index(1) << 20) ? 1 : max_threads();
+  if (n_blocks * D * D * D < (Index(1) << 20)) return 1;
+  return static_cast<int>(std::min<Index>(max_threads(), n_blocks));
 }
 
 /// Calls body(i) for every i in [0, n), thread t taking the t-th contiguous range.

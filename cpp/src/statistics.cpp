@@ -51,8 +51,13 @@ void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCR
   require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   const Matrix<Scalar>& shift = model.means();
   const Index rows = block_rows(X.cols());
-  const int n_threads = threads_for(X.rows(), rows);
   const CovarianceType type = model.covariance_type();
+  // Every thread keeps statistics of its own: no more threads than 256 MiB of them allow.
+  const double stats_bytes = 8.0 * static_cast<double>(covariance_rows(type, shift.rows(), shift.cols()) *
+                                                           covariance_cols(type, shift.cols()) +
+                                                       3 * shift.size());
+  const int n_threads = std::max(1, std::min<int>(threads_for(X.rows(), rows),
+                                                  static_cast<int>(std::min(1024.0, 268435456.0 / stats_bytes))));
   buffers.workspaces.resize(n_threads);
   buffers.partial.resize(n_threads);
   for (auto& stats : buffers.partial) {

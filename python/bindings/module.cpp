@@ -2,7 +2,7 @@
 //
 // Every function is stateless: fitted parameters live in NumPy arrays on the Python side and a
 // Model is rebuilt from them per call. Absent optional arrays are passed as empty arrays.
-// The GIL is released around every call into the core.
+// The GIL is released around every call into the core, which polls for Ctrl-C (call_core()).
 
 #include <pybind11/eigen.h>
 #include <pybind11/pybind11.h>
@@ -31,6 +31,23 @@ gaussmix::Model<Scalar> make_model(const std::string& covariance_type, VectorRef
                                                            weights, means, precisions_cholesky);
 }
 
+/// Runs `work` (a pure C++ call) with the GIL released and Ctrl-C honoured: the core calls the
+/// hook from this thread between blocks of work, the hook runs Python's signal handlers, and an
+/// interrupt surfaces as the exception they raised (KeyboardInterrupt).
+template <typename Work>
+auto call_core(Work&& work) -> decltype(work()) {
+  try {
+    py::gil_scoped_release release;
+    gaussmix::ScopedInterruptHook hook([] {
+      py::gil_scoped_acquire acquire;
+      return PyErr_CheckSignals() != 0;
+    });
+    return work();
+  } catch (const gaussmix::Interrupted&) {
+    throw py::error_already_set();  // the GIL is held again here
+  }
+}
+
 template <typename Scalar>
 py::dict fit_result_to_dict(const gaussmix::FitResult<Scalar>& result) {
   py::list inits;
@@ -44,11 +61,34 @@ py::dict fit_result_to_dict(const gaussmix::FitResult<Scalar>& result) {
                   "lower_bound"_a = result.lower_bound, "lower_bounds"_a = result.lower_bounds, "inits"_a = inits);
 }
 
+/// Binds `name`(X, covariance_type, weights, means, precisions_cholesky, extra...) to a const
+/// method of the model those parameters make.
+template <typename Scalar, typename Result, typename... Extra>
+void def_model_method(py::module_& m, const char* name,
+                      Result (gaussmix::Model<Scalar>::*method)(MatrixRef<Scalar>, Extra...) const,
+                      std::initializer_list<const char*> extra_names = {}) {
+  auto function = [method](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights,
+                           MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky, Extra... extra) {
+    return call_core([&] {
+      return (make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).*method)(X, extra...);
+    });
+  };
+  static_assert(sizeof...(Extra) <= 1, "one extra argument at most");
+  if constexpr (sizeof...(Extra) == 0) {
+    m.def(name, function, py::arg("X").noconvert(), py::arg("covariance_type"), py::arg("weights"), py::arg("means"),
+          py::arg("precisions_cholesky"));
+  } else {
+    m.def(name, function, py::arg("X").noconvert(), py::arg("covariance_type"), py::arg("weights"), py::arg("means"),
+          py::arg("precisions_cholesky"), py::arg(*extra_names.begin()));
+  }
+}
+
 template <typename Scalar>
 void bind_scalar(py::module_& m) {
   // X is never converted: the Python layer passes C-contiguous float32 or float64, which picks
   // the overload; everything else may be converted to X's type.
   const auto X = py::arg("X").noconvert();
+  using Model = gaussmix::Model<Scalar>;
 
   m.def(
       "fit",
@@ -66,12 +106,7 @@ void bind_scalar(py::module_& m) {
         options.init = gaussmix::parse_init_method(init_params);
         options.seed = seed;
         gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init};
-        gaussmix::FitResult<Scalar> result;
-        {
-          py::gil_scoped_release release;
-          result = gaussmix::fit<Scalar>(X, options, sample_weight, init);
-        }
-        return fit_result_to_dict(result);
+        return fit_result_to_dict(call_core([&] { return gaussmix::fit<Scalar>(X, options, sample_weight, init); }));
       },
       X, py::arg("n_components"), py::arg("covariance_type"), py::arg("tol"), py::arg("reg_covar"),
       py::arg("max_iter"), py::arg("n_init"), py::arg("init_params"), py::arg("seed"), py::arg("sample_weight"),
@@ -83,9 +118,7 @@ void bind_scalar(py::module_& m) {
       [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
          MatrixRef<Scalar> precisions_cholesky, double tol, double reg_covar, int max_iter,
          VectorRef<Scalar> sample_weight, double lower_bound) {
-        gaussmix::FitResult<Scalar> result;
-        {
-          py::gil_scoped_release release;
+        return fit_result_to_dict(call_core([&] {
           const auto start = make_model<Scalar>(covariance_type, weights, means, precisions_cholesky);
           gaussmix::FitOptions options;
           options.n_components = start.n_components();
@@ -93,69 +126,25 @@ void bind_scalar(py::module_& m) {
           options.tol = tol;
           options.reg_covar = reg_covar;
           options.max_iter = max_iter;
-          result = gaussmix::fit_from<Scalar>(start, X, options, sample_weight, lower_bound);
-        }
-        return fit_result_to_dict(result);
+          return gaussmix::fit_from<Scalar>(start, X, options, sample_weight, lower_bound);
+        }));
       },
       X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
       py::arg("tol"), py::arg("reg_covar"), py::arg("max_iter"), py::arg("sample_weight"), py::arg("lower_bound"),
       "Continue EM from given parameters (warm start).");
 
-  m.def(
-      "score_samples",
-      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
-         MatrixRef<Scalar> precisions_cholesky) {
-        py::gil_scoped_release release;
-        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).score_samples(X);
-      },
-      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
-
-  m.def(
-      "weighted_log_prob",
-      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
-         MatrixRef<Scalar> precisions_cholesky) {
-        py::gil_scoped_release release;
-        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).weighted_log_prob(X);
-      },
-      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
-
-  m.def(
-      "predict_proba",
-      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
-         MatrixRef<Scalar> precisions_cholesky) {
-        py::gil_scoped_release release;
-        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).predict_proba(X);
-      },
-      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
-
-  m.def(
-      "predict",
-      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
-         MatrixRef<Scalar> precisions_cholesky) {
-        py::gil_scoped_release release;
-        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).predict(X);
-      },
-      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
-
-  m.def(
-      "score",
-      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
-         MatrixRef<Scalar> precisions_cholesky, VectorRef<Scalar> sample_weight) {
-        py::gil_scoped_release release;
-        return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).score(X, sample_weight);
-      },
-      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
-      py::arg("sample_weight"));
+  def_model_method<Scalar>(m, "score_samples", &Model::score_samples);
+  def_model_method<Scalar>(m, "weighted_log_prob", &Model::weighted_log_prob);
+  def_model_method<Scalar>(m, "predict_proba", &Model::predict_proba);
+  def_model_method<Scalar>(m, "predict", &Model::predict);
+  def_model_method<Scalar>(m, "score", &Model::score, {"sample_weight"});
 
   m.def(
       "sample",
       [](Index n_samples, std::uint64_t seed, const std::string& covariance_type, VectorRef<Scalar> weights,
          MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
-        gaussmix::Sample<Scalar> drawn;
-        {
-          py::gil_scoped_release release;
-          drawn = make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).sample(n_samples, seed);
-        }
+        const auto drawn = call_core(
+            [&] { return make_model<Scalar>(covariance_type, weights, means, precisions_cholesky).sample(n_samples, seed); });
         return py::make_tuple(drawn.X, drawn.labels);
       },
       py::arg("n_samples"), py::arg("seed"), py::arg("covariance_type"), py::arg("weights").noconvert(),
@@ -166,11 +155,8 @@ void bind_scalar(py::module_& m) {
       "kmeans",
       [](MatrixRef<Scalar> X, Index n_clusters, std::uint64_t seed, VectorRef<Scalar> sample_weight, int max_iter,
          double tol) {
-        gaussmix::KMeansResult<Scalar> result;
-        {
-          py::gil_scoped_release release;
-          result = gaussmix::kmeans<Scalar>(X, n_clusters, seed, sample_weight, max_iter, tol);
-        }
+        const auto result =
+            call_core([&] { return gaussmix::kmeans<Scalar>(X, n_clusters, seed, sample_weight, max_iter, tol); });
         return py::dict("centers"_a = result.centers, "labels"_a = result.labels, "inertia"_a = result.inertia,
                         "n_iter"_a = result.n_iter);
       },

@@ -1,6 +1,7 @@
 """The scikit-learn compatible estimator over the C++ core."""
 
 from numbers import Integral, Real
+import os
 import warnings
 
 import numpy as np
@@ -11,6 +12,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dispatch import core as _gmm
+from ._layout import as_core, parameter_shape
+
+_INT_MAX = 2**31 - 1
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -45,13 +49,8 @@ def _check_weights(weights, n_components, dtype):
 
 def _check_precisions(precisions, covariance_type, n_components, n_features, dtype):
     precisions = check_array(precisions, dtype=dtype, ensure_2d=False, allow_nd=covariance_type == "full")
-    shapes = {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }
-    _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
+    _check_shape(precisions, parameter_shape(covariance_type, n_components, n_features),
+                 f"{covariance_type} precision")
     if covariance_type in ("diag", "spherical"):
         if np.any(precisions <= 0.0):
             raise ValueError(f"'{covariance_type} precision' should be positive")
@@ -63,7 +62,11 @@ def _check_precisions(precisions, covariance_type, n_components, n_features, dty
 
 
 def _check_sample_weight(sample_weight, n_samples, dtype):
-    """Weights as a contiguous array of X's dtype; finite, non-negative, not all zero."""
+    """Weights as a contiguous array of X's dtype; finite, non-negative, not all zero.
+
+    They are scaled by their largest value first: the model does not depend on the weights'
+    units, and weights beyond float32's range (or below its smallest number) stay usable.
+    """
     if sample_weight is None:
         return np.empty(0, dtype=dtype)
     if np.isscalar(sample_weight):
@@ -80,19 +83,36 @@ def _check_sample_weight(sample_weight, n_samples, dtype):
         raise ValueError("sample_weight contains NaN or infinity")
     if np.any(sample_weight < 0):
         raise ValueError("sample_weight must be non-negative")
-    if not sample_weight.sum() > 0:
+    largest = sample_weight.max()
+    if not largest > 0:
         raise ValueError("sample_weight must not sum to zero")
-    return np.ascontiguousarray(sample_weight, dtype=dtype)
+    scaled = sample_weight / largest
+    if dtype == np.float32 and not np.any(scaled.astype(np.float32) > 0):
+        raise ValueError("sample_weight must not sum to zero")
+    return np.ascontiguousarray(scaled, dtype=dtype)
 
 
-def _as_2d(parameter, covariance_type):
-    """Covariance-shaped parameter as the core stores it (see cpp/include/gaussmix/options.hpp)."""
-    parameter = np.asarray(parameter)
-    if covariance_type == "full":
-        return parameter.reshape(-1, parameter.shape[-1])
-    if covariance_type == "spherical":
-        return parameter.reshape(-1, 1)
-    return parameter
+_as_2d = as_core  # the name the estimator's callers use
+
+
+def _check_sample_size(n_samples, n_features, itemsize):
+    """A MemoryError at once for draws that cannot fit in this machine's memory."""
+    needed = n_samples * (n_features * itemsize + 8)  # samples and their int64 labels
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: leave it to the allocator
+        return
+    if needed > available:
+        raise MemoryError(
+            f"sample({n_samples}) needs {needed / 2**30:.3g} GiB for {n_features} features, "
+            f"more than this machine's {available / 2**30:.3g} GiB of memory"
+        )
+
+
+def _check_int_range(name, value, low, high):
+    """The core takes C ints: a clear message instead of a binding's argument error."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -227,8 +247,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._call("predict", self._fit(X, sample_weight))
 
     def _fit(self, X, sample_weight):
-        """Runs EM and sets the fitted attributes; returns the validated X."""
+        """Runs EM and sets the fitted attributes; returns the validated X.
+
+        If anything fails or is interrupted (Ctrl-C), the estimator is left as it was.
+        """
+        state = dict(self.__dict__)
+        try:
+            return self._fit_or_raise(X, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    def _fit_or_raise(self, X, sample_weight):
         self._validate_params()
+        _check_int_range("max_iter", self.max_iter, 0, _INT_MAX)
+        _check_int_range("n_init", self.n_init, 1, _INT_MAX)
         X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C")
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
@@ -313,14 +347,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return tuple(np.ascontiguousarray(a, dtype=dtype) for a in (weights, means, precisions))
 
     def _set_fitted_parameters(self, result, n_features):
-        K, D = self.n_components, n_features
-        shapes = {
-            "full": (K, D, D),
-            "tied": (D, D),
-            "diag": (K, D),
-            "spherical": (K,),
-        }
-        shape = shapes[self.covariance_type]
+        shape = parameter_shape(self.covariance_type, self.n_components, n_features)
         self._fitted_covariance_type = self.covariance_type
         self.weights_ = result["weights"]
         self.means_ = result["means"]
@@ -358,17 +385,39 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C")
 
+    def _fitted_parameters(self, dtype):
+        """(covariance_type, weights, means, precisions_cholesky) as the core takes them.
+
+        Inference uses what was fitted, whatever set_params changed since; attributes a user
+        edited are checked here (shapes) and in the core (finiteness, simplex, triangular form).
+        """
+        covariance_type = self._fitted_covariance_type
+        arrays = []
+        for name in ("weights_", "means_", "precisions_cholesky_"):
+            try:
+                arrays.append(np.asarray(getattr(self, name), dtype=dtype))
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"{name} must be a numeric array: {error}") from None
+        weights, means, cholesky = arrays
+        if means.ndim != 2 or means.size == 0:
+            raise ValueError(f"means_ must have shape (n_components, n_features), got {means.shape}")
+        n_components, n_features = means.shape
+        expected = {
+            "weights_": (n_components,),
+            "precisions_cholesky_": parameter_shape(covariance_type, n_components, n_features),
+        }
+        for name, array in (("weights_", weights), ("precisions_cholesky_", cholesky)):
+            if array.shape != expected[name]:
+                raise ValueError(
+                    f"{name} has shape {array.shape}, but a fitted {covariance_type!r} mixture with "
+                    f"means_ of shape {means.shape} needs {expected[name]}"
+                )
+        return (covariance_type, np.ascontiguousarray(weights), np.ascontiguousarray(means),
+                np.ascontiguousarray(as_core(cholesky, covariance_type)))
+
     def _call(self, function, X, *extra):
         """One core call on validated X with the fitted parameters in X's dtype."""
-        dtype = X.dtype
-        return getattr(_gmm, function)(
-            X,
-            self.covariance_type,
-            np.ascontiguousarray(self.weights_, dtype=dtype),
-            np.ascontiguousarray(self.means_, dtype=dtype),
-            np.ascontiguousarray(_as_2d(self.precisions_cholesky_, self.covariance_type), dtype=dtype),
-            *extra,
-        )
+        return getattr(_gmm, function)(X, *self._fitted_parameters(X.dtype), *extra)
 
     def score_samples(self, X):
         """Log-density of each sample, shape (n_samples,)."""
@@ -413,19 +462,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
             )
         rng = self.random_state if random_state is None else random_state
-        dtype = self.means_.dtype
-        return _gmm.sample(
-            int(n_samples),
-            _random_seed(rng),
-            self.covariance_type,
-            np.ascontiguousarray(self.weights_, dtype=dtype),
-            np.ascontiguousarray(self.means_, dtype=dtype),
-            np.ascontiguousarray(_as_2d(self.precisions_cholesky_, self.covariance_type), dtype=dtype),
-        )
+        dtype = np.float32 if np.asarray(self.means_).dtype == np.float32 else np.float64
+        parameters = self._fitted_parameters(dtype)
+        _check_sample_size(int(n_samples), parameters[2].shape[1], np.dtype(dtype).itemsize)
+        return _gmm.sample(int(n_samples), _random_seed(rng), *parameters)
 
     def _n_parameters(self):
         n_components, n_features = self.means_.shape
-        return _gmm.n_parameters(self.covariance_type, n_components, n_features)
+        return _gmm.n_parameters(self._fitted_covariance_type, n_components, n_features)
 
     def bic(self, X):
         """Bayesian information criterion on X (lower is better)."""

@@ -58,6 +58,50 @@ class Random {
     return radius * std::cos(angle);
   }
 
+  /// Gamma(shape, 1) for shape > 0: Marsaglia and Tsang's method (exact, by rejection).
+  double gamma(double shape) {
+    if (shape < 1.0) {  // Gamma(a) = Gamma(a + 1) U^(1/a)
+      double u = uniform();
+      while (u <= 0.0) u = uniform();
+      return gamma(shape + 1.0) * std::pow(u, 1.0 / shape);
+    }
+    const double d = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
+    for (;;) {
+      const double x = normal();
+      double v = 1.0 + c * x;
+      if (v <= 0.0) continue;
+      v = v * v * v;
+      const double u = uniform();
+      if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
+      if (u > 0.0 && std::log(u) < 0.5 * x * x + d * (1.0 - v + std::log(v))) return d * v;
+    }
+  }
+
+  /// Binomial(trials, p), exact in O(log trials) steps: the a-th smallest of n uniforms is
+  /// Beta(a, n + 1 - a); the uniforms below p are then all of the a smallest plus a binomial
+  /// count of the rest, or a binomial count of the a - 1 below it (Knuth, TAOCP 3.4.1).
+  std::int64_t binomial(std::int64_t trials, double p) {
+    std::int64_t count = 0;
+    while (trials > 64 && p > 0.0 && p < 1.0) {
+      const std::int64_t a = 1 + trials / 2;
+      const double g1 = gamma(static_cast<double>(a));
+      const double g2 = gamma(static_cast<double>(trials + 1 - a));
+      const double x = g1 / (g1 + g2);
+      if (p < x) {
+        trials = a - 1;
+        p /= x;
+      } else {
+        count += a;
+        trials -= a;
+        p = (p - x) / (1.0 - x);
+      }
+    }
+    if (p >= 1.0) return count + trials;
+    if (p <= 0.0) return count;
+    for (std::int64_t i = 0; i < trials; ++i) count += uniform() < p;
+    return count;
+  }
+
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   std::uint64_t state_[4];
