@@ -60,15 +60,22 @@ Vector<double> normalized_weights(const VectorCRef<Scalar>& sample_weight, Index
   return weight;
 }
 
-/// Throws InvalidArgument when sums of `terms` weighted squares of X's deviations could
-/// overflow Scalar (the statistics of one block, k-means' distances): such data must be
-/// rescaled, and saying so beats a NaN deep inside EM.
+/// True when sums of `terms` weighted squares of X's deviations stay within Scalar's range
+/// (the statistics of one block, k-means' distances).
+template <typename Scalar>
+bool representable_spread(const DataSummary& summary, double terms) {
+  const double deviation = summary.deviation.maxCoeff();
+  const double limit = static_cast<double>(std::numeric_limits<Scalar>::max());
+  return deviation * deviation * terms < 0.25 * limit && std::isfinite(summary.variance.sum());
+}
+
+/// Throws InvalidArgument unless representable_spread(): such data must be rescaled, and saying
+/// so beats a NaN deep inside EM.
 template <typename Scalar>
 void require_representable_spread(const DataSummary& summary, double terms, const char* caller) {
+  if (representable_spread<Scalar>(summary, terms)) return;
   Index worst = 0;
   const double deviation = summary.deviation.maxCoeff(&worst);
-  const double limit = static_cast<double>(std::numeric_limits<Scalar>::max());
-  if (deviation * deviation * terms < 0.25 * limit && std::isfinite(summary.variance.sum())) return;
   std::ostringstream out;
   out << "X spreads too far for " << (sizeof(Scalar) == 4 ? "float32" : "float64")
       << " arithmetic: feature " << worst << " deviates by " << deviation

@@ -41,10 +41,12 @@ struct PreparedData {
   detail::DataSummary summary;
   Vector<double> weight;
   Vector<Scalar> sample_weight;  // empty without weights
+  // Nonzero when sums of squares of X would overflow Scalar but those of X / 2^exponent do not.
+  int exponent = 0;
 };
 
 template <typename Scalar>
-PreparedData<Scalar> prepare(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, const char* caller) {
+PreparedData<Scalar> prepare(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight) {
   PreparedData<Scalar> data;
   data.summary = detail::summarize<Scalar>(X);
   data.weight = detail::normalized_weights<Scalar>(sample_weight, X.rows());
@@ -52,8 +54,44 @@ PreparedData<Scalar> prepare(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_wei
   // A block's statistics sum up to block_rows weighted squares; k-means' scores D products.
   const double terms = std::max(static_cast<double>(detail::block_rows(X.cols())) * data.weight.maxCoeff(),
                                 static_cast<double>(X.cols()));
-  detail::require_representable_spread<Scalar>(data.summary, terms, caller);
+  if (!detail::representable_spread<Scalar>(data.summary, terms)) {
+    // Fitted on X / 2^e instead (see fit()): exact, whatever the dtype.
+    data.exponent = std::max(1, std::ilogb(data.summary.deviation.maxCoeff()));
+  }
   return data;
+}
+
+/// The model of X * 2^e from that of X: means * 2^e, covariances * 4^e, factors * 2^-e, all
+/// exact. @throws NumericalError when a parameter leaves Scalar's range.
+template <typename Scalar>
+Model<Scalar> rescaled(const Model<Scalar>& model, int exponent) {
+  const auto scale = [](const Matrix<Scalar>& m, int e) {
+    Matrix<Scalar> out = m.unaryExpr([e](Scalar v) { return static_cast<Scalar>(std::ldexp(v, e)); });
+    if (!out.allFinite() || ((out.array() == Scalar(0)) != (m.array() == Scalar(0))).any())
+      throw NumericalError(std::string("fit(): the fitted covariances are beyond the range of ") +
+                           (sizeof(Scalar) == 4 ? "float32; fit X as float64, or rescale it" :
+                                                  "float64; rescale X (e.g. divide each feature by its standard deviation)"));
+    return out;
+  };
+  return Model<Scalar>::from_parameters(model.covariance_type(), model.weights(), scale(model.means(), exponent),
+                                        scale(model.covariances(), 2 * exponent),
+                                        scale(model.precisions_cholesky(), -exponent));
+}
+
+/// A fit of X / 2^e mapped back to X: the log-likelihoods move by -D e log 2.
+template <typename Scalar>
+FitResult<Scalar> rescaled(FitResult<Scalar> result, int exponent) {
+  const double shift = -static_cast<double>(result.model.n_features()) * exponent * std::log(2.0);
+  result.model = rescaled(result.model, exponent);
+  result.lower_bound += shift;
+  for (double& bound : result.lower_bounds) bound += shift;
+  for (auto& init : result.inits) init.lower_bound += shift;
+  return result;
+}
+
+template <typename Scalar>
+Matrix<Scalar> scaled_data(MatrixCRef<Scalar> X, int exponent) {
+  return X.unaryExpr([exponent](Scalar v) { return static_cast<Scalar>(std::ldexp(v, -exponent)); });
 }
 
 /// Statistics of X under responsibilities that make_resp(begin, end, resp) writes block by block.
@@ -275,7 +313,18 @@ FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRe
   check_options(options, X.rows(), caller);
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   check_initial_parameters(init, options, X.cols());
-  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight, caller);
+  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight);
+  if (data.exponent) {
+    // Data whose sums of squares would overflow: fitted at a power-of-two scale, exactly.
+    const int e = data.exponent;
+    FitOptions scaled_options = options;
+    scaled_options.reg_covar = std::ldexp(options.reg_covar, -2 * e);
+    InitialParameters<Scalar> scaled_init = init;
+    if (init.means.size()) scaled_init.means = scaled_data<Scalar>(init.means, e);
+    if (init.precisions.size()) scaled_init.precisions = scaled_data<Scalar>(init.precisions, -2 * e);
+    detail::require(scaled_init.precisions.allFinite(), caller, "precisions_init is too large for data at this scale");
+    return rescaled(fit<Scalar>(scaled_data<Scalar>(X, e), scaled_options, sample_weight, scaled_init), e);
+  }
 
   FitResult<Scalar> best;
   for (int i = 0; i < options.n_init; ++i) {
@@ -302,7 +351,16 @@ FitResult<Scalar> fit_from(const Model<Scalar>& start, NoDeduce<MatrixCRef<Scala
   detail::require(start.n_components() == options.n_components && start.covariance_type() == options.covariance_type,
                   caller, "the starting model's n_components or covariance_type differs from the options");
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
-  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight, caller);
+  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight);
+  if (data.exponent) {
+    const int e = data.exponent;
+    FitOptions scaled_options = options;
+    scaled_options.reg_covar = std::ldexp(options.reg_covar, -2 * e);
+    const double shift = static_cast<double>(X.cols()) * e * std::log(2.0);  // log-likelihoods of X / 2^e
+    return rescaled(fit_from<Scalar>(rescaled(start, -e), scaled_data<Scalar>(X, e), scaled_options, sample_weight,
+                                     initial_lower_bound + shift),
+                    e);
+  }
   const auto begin = std::chrono::steady_clock::now();
   FitResult<Scalar> run = run_em(start, X, VectorCRef<Scalar>(data.sample_weight), options, initial_lower_bound);
   run.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(begin)});

@@ -49,6 +49,20 @@ def test_data_whose_squares_overflow_is_a_clear_error_not_a_segfault():
     assert "rescale" in result.stdout and "float64" in result.stdout
 
 
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e150), (np.float32, 1e18), (np.float32, 1e-12)])
+def test_data_whose_covariances_are_representable_fits(dtype, scale):
+    # Sums of squares of 1e150 overflow float64 (and of 1e18 float32), the covariances do not:
+    # the core fits such data at an exact power-of-two scale.
+    X = blobs()
+    reference = GaussianMixture(3, random_state=0).fit(X)
+    big = GaussianMixture(3, random_state=0, reg_covar=1e-6 * scale**2).fit((X * scale).astype(dtype))
+    assert np.all(np.isfinite(big.covariances_))
+    np.testing.assert_allclose(big.means_ / scale, reference.means_, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(big.covariances_ / scale**2, reference.covariances_, rtol=1e-3, atol=1e-5)
+    assert big.lower_bound_ == pytest.approx(reference.lower_bound_ - 2 * np.log(scale), rel=1e-4)
+    assert np.isfinite(big.score(X * scale))
+
+
 def test_weights_near_the_largest_double_fit_like_unit_weights():
     X = np.random.RandomState(0).randn(200, 2) + 10
     huge = GaussianMixture(2, random_state=0).fit(X, sample_weight=np.full(200, 1e308))
