@@ -164,30 +164,33 @@ ConditionalMixtures<Scalar> condition_batch(const Model<Scalar>& model, const st
   Eigen::MatrixXd mu_g(K, G);
   for (Index j = 0; j < G; ++j) mu_g.col(j) = model.means().col(given[j]).template cast<double>();
   const Eigen::MatrixXd mu_r = means0.template cast<double>();
-  const Index rows = 256;
+  // Blocks of rows in parallel; within a block every component is one (rows, G) x (G, R)
+  // product, and the variance is summed about the mixture mean (no cancellation).
+  const Index rows = 2048;
   detail::for_each_block(n, rows, detail::threads_for(n, rows), [&](int, Index begin, Index end) {
     const Index m = end - begin;
     const Eigen::MatrixXd v = values.middleRows(begin, m).template cast<double>();
     const Eigen::MatrixXd w = result.weights.middleRows(begin, m).template cast<double>();
+    Eigen::MatrixXd component_means(m, K * R);
     Eigen::MatrixXd mean = Eigen::MatrixXd::Zero(m, R);
-    Eigen::MatrixXd second = Eigen::MatrixXd::Zero(m, R);
-    std::vector<Eigen::MatrixXd> component_means(static_cast<std::size_t>(K));
     for (Index k = 0; k < K; ++k) {
-      Eigen::MatrixXd mk = mu_r.row(k).replicate(m, 1);
+      auto mk = component_means.middleCols(k * R, R);
       if (coupled) {
         const auto& A = regression[static_cast<std::size_t>(type == CovarianceType::tied ? 0 : k)];
-        mk.noalias() += (v.rowwise() - mu_g.row(k)) * A.transpose();
+        mk.noalias() = (v.rowwise() - mu_g.row(k)) * A.transpose();
+        mk.rowwise() += mu_r.row(k);
+      } else {
+        mk.rowwise() = mu_r.row(k);
       }
-      mean += mk.cwiseProduct(w.col(k).replicate(1, R));
-      component_means[static_cast<std::size_t>(k)] = std::move(mk);
+      mean.array() += mk.array().colwise() * w.col(k).array();
     }
-    // Var = sum_k w_k (S_k + (m_k - m)^2): about the mixture mean, so no cancellation.
+    Eigen::MatrixXd second = Eigen::MatrixXd::Zero(m, R);
     for (Index k = 0; k < K; ++k) {
-      const Eigen::MatrixXd centred = component_means[static_cast<std::size_t>(k)] - mean;
-      second += (centred.array().square().rowwise() + component_variance.row(k).array()).matrix().cwiseProduct(
-          w.col(k).replicate(1, R));
-      result.means.block(begin, k * R, m, R) = component_means[static_cast<std::size_t>(k)].cast<Scalar>();
+      const auto mk = component_means.middleCols(k * R, R);
+      second.array() += ((mk - mean).array().square().rowwise() + component_variance.row(k).array()).colwise() *
+                        w.col(k).array();
     }
+    result.means.middleRows(begin, m) = component_means.cast<Scalar>();
     result.mean.middleRows(begin, m) = mean.cast<Scalar>();
     result.variance.middleRows(begin, m) = second.cast<Scalar>();
   });

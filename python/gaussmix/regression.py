@@ -42,6 +42,8 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
         The joint mixture over ``n_features_in_ + n_outputs_`` features.
     n_features_in_ : int
     n_outputs_ : int
+    n_iter_ : int
+        EM iterations of the joint fit.
     feature_names_in_ : ndarray of str
 
     Examples
@@ -108,6 +110,7 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
             init_params=self.init_params, random_state=self.random_state,
         )
         self.mixture_ = mixture.fit(joint, sample_weight=sample_weight)
+        self.n_iter_ = self.mixture_.n_iter_
         return self
 
     def predict_distribution(self, X):
