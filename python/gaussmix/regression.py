@@ -5,11 +5,8 @@
 the C++ core for all rows at once (see :meth:`GaussianMixture.condition_batch`).
 """
 
-from numbers import Integral, Real
-
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import GaussianMixture
@@ -58,15 +55,11 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
     True
     """
 
+    # The joint mixture's own constraints, for the parameters passed on to it.
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
-        "random_state": ["random_state"],
+        name: GaussianMixture._parameter_constraints[name]
+        for name in ("n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init", "init_params",
+                     "random_state")
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100,
