@@ -166,6 +166,8 @@ void bind_scalar(py::module_& m) {
 
 }  // namespace
 
+void bind_models(py::module_& m);  // models.cpp: model files, parameters, conditioning, ICL
+
 #ifndef GAUSSMIX_NATIVE_BUILD
 #define GAUSSMIX_NATIVE_BUILD 0  // 1 when compiled with -march=native (GAUSSMIX_NATIVE=ON)
 #endif
@@ -180,6 +182,7 @@ PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
 
   bind_scalar<double>(m);
   bind_scalar<float>(m);
+  bind_models(m);
 
   m.def("n_parameters", [](const std::string& covariance_type, Index n_components, Index n_features) {
     return gaussmix::n_parameters(gaussmix::parse_covariance_type(covariance_type), n_components, n_features);

@@ -1,11 +1,16 @@
 """gaussmix: fast Gaussian mixture models with a scikit-learn compatible API."""
 
 from ._dispatch import core as _core, instruction_set as _instruction_set
+from ._conditioning import ConditionalMixtures
 from ._estimator import GaussianMixture
+from ._models import from_sklearn, load
+from .legacy import GMM
+from .regression import GaussianMixtureRegressor
 from .generation import ReducedMixture
 from .model_selection import AutoGaussianMixture, SweepResult, sweep
 
 NumericalError = _core.NumericalError
+MODEL_FORMAT_VERSION = _core.MODEL_FORMAT_VERSION
 __version__ = _core.__version__
 
 
@@ -23,10 +28,16 @@ def show_config():
 
 __all__ = [
     "AutoGaussianMixture",
+    "ConditionalMixtures",
+    "GMM",
     "GaussianMixture",
+    "GaussianMixtureRegressor",
+    "MODEL_FORMAT_VERSION",
     "NumericalError",
     "ReducedMixture",
     "SweepResult",
+    "from_sklearn",
+    "load",
     "show_config",
     "sweep",
     "__version__",

@@ -480,3 +480,141 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Akaike information criterion on X (lower is better)."""
         X = self._validated(X)
         return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+
+    # ------------------------------------------------------- models as objects (issue 11)
+
+    @classmethod
+    def from_parameters(cls, weights, means, covariances=None, precisions=None, precisions_cholesky=None,
+                        covariance_type="full"):
+        """A fitted mixture from given parameters, without a fit.
+
+        Give exactly one of ``covariances``, ``precisions`` and ``precisions_cholesky``, shaped
+        like the fitted attributes of that name. The result scores, predicts, samples, saves
+        and conditions like a fitted estimator (``converged_=True``, ``n_iter_=0``,
+        ``lower_bound_=-inf``). float32 parameters give a float32 model.
+
+        Parameters
+        ----------
+        weights : array-like of shape (n_components,)
+            On the simplex.
+        means : array-like of shape (n_components, n_features)
+        covariances, precisions, precisions_cholesky : array-like
+            full (n_components, n_features, n_features), tied (n_features, n_features),
+            diag (n_components, n_features), spherical (n_components,); symmetric positive
+            definite (or positive), or upper-triangular factors with a positive diagonal.
+        covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+
+        Returns
+        -------
+        GaussianMixture
+
+        Raises
+        ------
+        ValueError
+            Bad shapes, non-finite values, weights off the simplex, a covariance that is not
+            positive definite (``gaussmix.NumericalError``).
+
+        Examples
+        --------
+        >>> from gaussmix import GaussianMixture
+        >>> gm = GaussianMixture.from_parameters([0.5, 0.5], [[0.0], [4.0]], covariances=[1.0, 1.0],
+        ...                                      covariance_type="spherical")
+        >>> gm.predict([[0.1], [3.9]]).tolist()
+        [0, 1]
+        """
+        from ._models import from_parameters
+
+        return from_parameters(cls, weights, means, covariances, precisions, precisions_cholesky, covariance_type)
+
+    def save(self, path):
+        """Write the fitted model to ``path`` in the portable model file format.
+
+        The file (docs/model-format.md: safetensors, a JSON header and little-endian tensors)
+        holds the covariance type, dtype, parameters and ``n_iter_``, ``lower_bound_``,
+        ``converged_``, ``feature_names_in_`` and the library version; :func:`gaussmix.load`
+        and the C++ ``gaussmix::load_model`` read it back bit for bit.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        from ._models import save
+
+        save(self, path)
+
+    def to_sklearn(self):
+        """An equal, fitted :class:`sklearn.mixture.GaussianMixture` (parameters copied exactly)."""
+        from ._models import to_sklearn
+
+        return to_sklearn(self)
+
+    def marginal(self, features):
+        """The mixture of a subset of the features.
+
+        Parameters
+        ----------
+        features : sequence of int or str
+            Feature indices (or names, when fitted on a DataFrame), in the order wanted.
+
+        Returns
+        -------
+        GaussianMixture
+            The same weights; the selected means and covariance blocks.
+        """
+        from ._conditioning import marginal
+
+        return marginal(self, features)
+
+    def condition(self, features, values):
+        """The conditional mixture p(x_rest | x_features = values).
+
+        Component weights are re-weighted by each component's likelihood of the given values
+        (in log space), means and covariances follow from the Schur complement. Diag and
+        spherical models stay diagonal, tied and full give full covariances (tied stays tied).
+
+        Parameters
+        ----------
+        features : sequence of int or str
+            The given features; empty returns a copy of this model.
+        values : array-like of shape (len(features),)
+
+        Returns
+        -------
+        GaussianMixture
+            Over the remaining features, in increasing order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gaussmix import GaussianMixture
+        >>> gm = GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], covariances=[[[1.0, 0.8], [0.8, 1.0]]])
+        >>> gm.condition([0], [1.0]).means_.round(3).tolist()
+        [[0.8]]
+        """
+        from ._conditioning import condition
+
+        return condition(self, features, values)
+
+    def condition_batch(self, features, values):
+        """Conditionals given each row of ``values`` (n_samples, len(features)), computed in the core.
+
+        Returns
+        -------
+        ConditionalMixtures
+            ``weights`` (n_samples, n_components), ``means`` (n_samples, n_components, n_rest),
+            ``covariances``, ``mean`` and ``variance`` (n_samples, n_rest).
+        """
+        from ._conditioning import condition_batch
+
+        return condition_batch(self, features, values)
+
+    def icl(self, X):
+        """Integrated completed likelihood on X (lower is better).
+
+        ``bic(X) + 2 * sum_i sum_k -tau_ik log tau_ik`` with tau the posterior: BIC plus a
+        penalty for overlapping components (mclust's ICL with scikit-learn's sign).
+        """
+        from ._models import core_parameters
+
+        X = self._validated(X)
+        return float(_gmm.icl(X, *core_parameters(self, X.dtype)))

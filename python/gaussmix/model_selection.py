@@ -29,12 +29,13 @@ from ._estimator import GaussianMixture
 
 __all__ = ["AutoGaussianMixture", "SweepResult", "sweep"]
 
-#: Criteria a sweep can rank by; ``"cv"`` is the held-out mean log-likelihood.
-CRITERIA = ("aic", "bic", "cv")
+#: Criteria a sweep can rank by; ``"icl"`` is the integrated completed likelihood
+#: (:meth:`~gaussmix.GaussianMixture.icl`), ``"cv"`` the held-out mean log-likelihood.
+CRITERIA = ("aic", "bic", "icl", "cv")
 #: Covariance types understood by :class:`~gaussmix.GaussianMixture`.
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 # Information criteria are minimised, the held-out log-likelihood is maximised.
-_LOWER_IS_BETTER = {"aic": True, "bic": True, "cv": False}
+_LOWER_IS_BETTER = {"aic": True, "bic": True, "icl": True, "cv": False}
 # Fitted attributes AutoGaussianMixture copies from the selected mixture.
 _FITTED_ATTRIBUTES = (
     "weights_",
@@ -262,6 +263,7 @@ def sweep(
     *,
     cv=None,
     criterion="bic",
+    criteria=None,
     estimator=None,
     verbose=0,
     **params,
@@ -291,8 +293,11 @@ def sweep(
         Also score by cross-validated log-likelihood. An int is the number of
         folds of an unshuffled :class:`~sklearn.model_selection.KFold`, as in
         :func:`~sklearn.model_selection.check_cv`.
-    criterion : {"bic", "aic", "cv"}, default="bic"
+    criterion : {"bic", "aic", "icl", "cv"}, default="bic"
         Default criterion of the result (``"cv"`` needs ``cv``).
+    criteria : sequence of str, default=None
+        Criteria to score, among ``"aic"``, ``"bic"``, ``"icl"`` and ``"cv"``; default
+        ``("aic", "bic")``, plus ``"icl"`` when ``criterion="icl"`` and ``"cv"`` with ``cv``.
     estimator : GaussianMixture, default=None
         Unfitted template, cloned for every fit with the candidate
         ``n_components`` and ``covariance_type``; default
@@ -320,7 +325,14 @@ def sweep(
     """
     counts = _candidate_components(n_components)
     types = _candidate_covariance_types(covariance_type)
-    criteria = ("aic", "bic") + (("cv",) if cv is not None else ())
+    if criteria is None:
+        criteria = ("aic", "bic") + (("icl",) if criterion == "icl" else ()) + (("cv",) if cv is not None else ())
+    else:
+        criteria = tuple(criteria)
+        for name in criteria:
+            _check_criterion(name, CRITERIA)
+        if ("cv" in criteria) != (cv is not None):
+            raise ValueError('the "cv" criterion needs cv, and cv needs the "cv" criterion')
     _check_criterion(criterion, criteria)
     template = GaussianMixture() if estimator is None else clone(estimator)
     if params:
@@ -343,6 +355,8 @@ def sweep(
                 "aic": float(model.aic(X)),
                 "bic": float(model.bic(X)),
             }
+            if "icl" in criteria:
+                row["icl"] = float(model.icl(X))
             if splits:
                 fold_scores = [
                     clone(model).fit(X[train]).score(X[test]) for train, test in splits
@@ -394,8 +408,8 @@ class AutoGaussianMixture(DensityMixin, BaseEstimator):
     covariance_type : str or sequence of str, default="full"
         Candidate covariance types among ``"full"``, ``"tied"``, ``"diag"``,
         ``"spherical"``.
-    criterion : {"bic", "aic", "cv"}, default="bic"
-        ``"bic"``/``"aic"`` minimise the information criterion of the fit on all
+    criterion : {"bic", "aic", "icl", "cv"}, default="bic"
+        ``"bic"``/``"aic"``/``"icl"`` minimise the information criterion of the fit on all
         of ``X``; ``"cv"`` maximises the ``cv``-fold held-out mean log-likelihood.
     cv : int or cross-validation generator, default=5
         Folds used when ``criterion="cv"``; ignored otherwise.

@@ -7,9 +7,11 @@
 ///   auto result = gaussmix::fit<double>(X, options);   // X: (n_samples, n_features)
 ///   auto labels = result.model.predict(X);
 
+#include "gaussmix/conditioning.hpp"
 #include "gaussmix/errors.hpp"
 #include "gaussmix/fit.hpp"
 #include "gaussmix/interrupt.hpp"
+#include "gaussmix/io.hpp"
 #include "gaussmix/model.hpp"
 #include "gaussmix/options.hpp"
 #include "gaussmix/statistics.hpp"
