@@ -124,6 +124,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     sample that many times) and ``sample`` accepts a ``random_state``. float32 input is fitted
     in float32 and float32 attributes and outputs come back.
 
+    Results do not depend on where the data sit or on the units of ``sample_weight``: k-means
+    runs about the column means, weights are scaled to mean one, and data whose sums of squares
+    would overflow the dtype are fitted at an exact power-of-two scale (a ``ValueError`` only
+    when the covariances themselves are beyond the dtype). Points far from every component get
+    a log-density of ``-inf`` and finite posteriors, never NaN. Ctrl-C stops a fit within
+    about a second with ``KeyboardInterrupt`` and leaves the estimator as it was.
+
     Parameters
     ----------
     n_components : int, default=1
