@@ -3,6 +3,7 @@
 from ._dispatch import core as _core, instruction_set as _instruction_set
 from ._estimator import GaussianMixture
 from .generation import ReducedMixture
+from .impute import GaussianMixtureImputer
 from .model_selection import AutoGaussianMixture, SweepResult, sweep
 
 NumericalError = _core.NumericalError
@@ -24,6 +25,7 @@ def show_config():
 __all__ = [
     "AutoGaussianMixture",
     "GaussianMixture",
+    "GaussianMixtureImputer",
     "NumericalError",
     "ReducedMixture",
     "SweepResult",

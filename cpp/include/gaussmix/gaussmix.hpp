@@ -9,6 +9,7 @@
 
 #include "gaussmix/errors.hpp"
 #include "gaussmix/fit.hpp"
+#include "gaussmix/missing.hpp"
 #include "gaussmix/model.hpp"
 #include "gaussmix/options.hpp"
 #include "gaussmix/statistics.hpp"
