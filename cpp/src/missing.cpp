@@ -162,6 +162,8 @@ struct ChunkWorkspace {
   std::vector<std::size_t> regression_at, covariance_at;  // offsets per (segment, component)
   std::vector<Scalar> regression;     // A^T (|m|, |o|) row-major: E[x_m|x_o,k] - mu_m = A^T (x_o - mu_o)
   std::vector<double> covariance;     // C_k (|m|, |m|) row-major
+  std::vector<double> scratch;        // condition()'s factor and solves, reused
+  std::vector<Scalar> centered;       // fill(): one row's x_o - mu_o
   Vector<Scalar> row_constant;        // (padded rows) the constant of each row, one component
   Vector<Scalar> weight;              // (rows) the chunk's sample weights
   SufficientStatistics one;           // one component's statistics of the chunk
@@ -195,27 +197,75 @@ void condition(const Model<Scalar>& model, const Conditioning& c, const std::vec
     return;
   }
   const Index factor = c.type == CovarianceType::full ? k : 0;
-  DenseD A_t(nm, no);
-  DenseD C;
   const auto not_positive = [&]() {
     return NumericalError("a marginal covariance of component " + std::to_string(k) +
                           " is not positive definite; increase reg_covar");
   };
   if (nm <= no) {
     // Sigma[o,o]^-1 = P[o,o] - P[o,m] P[m,m]^-1 P[m,o], det Sigma[o,o] = det Sigma det P[m,m].
+    // Patterns are many and |m| small: the factorisation and solves are written out on reused
+    // scratch, since Eigen's dynamic-size calls cost more in allocation and dispatch than in
+    // arithmetic at these sizes.
     const DenseD& P = c.precision[factor];
-    DenseD P_mm(nm, nm), P_mo(nm, no);
+    cw.scratch.resize(nm * nm + nm * no + (with_covariance ? nm * nm : 0));
+    double* L = cw.scratch.data();  // lower factor of P[m, m], row-major
+    double* Y = L + nm * nm;        // P[m, o], then P[m, m]^-1 P[m, o]
     for (Index a = 0; a < nm; ++a) {
-      for (Index b = 0; b < nm; ++b) P_mm(a, b) = P(m[a], m[b]);
-      for (Index b = 0; b < no; ++b) P_mo(a, b) = P(m[a], o[b]);
+      for (Index b = 0; b <= a; ++b) L[a * nm + b] = P(m[a], m[b]);
+      for (Index b = 0; b < no; ++b) Y[a * no + b] = P(m[a], o[b]);
     }
-    const Eigen::LLT<DenseD> llt(P_mm);
-    if (llt.info() != Eigen::Success) throw not_positive();
-    constant += c.half_log_det[k] - DenseD(llt.matrixL()).diagonal().array().log().sum();
-    A_t = -llt.solve(P_mo);
-    if (with_covariance) C = llt.solve(DenseD::Identity(nm, nm));
-  } else {
+    // log det L as a log of products, 16 pivots at a time (no overflow): few logs per pattern.
+    double log_diagonal = 0.0, diagonal_product = 1.0;
+    for (Index j = 0; j < nm; ++j) {
+      double pivot = L[j * nm + j];
+      for (Index t = 0; t < j; ++t) pivot -= L[j * nm + t] * L[j * nm + t];
+      if (!(pivot > 0.0)) throw not_positive();
+      pivot = std::sqrt(pivot);
+      L[j * nm + j] = pivot;
+      diagonal_product *= pivot;
+      if (j % 16 == 15) log_diagonal += std::log(diagonal_product), diagonal_product = 1.0;
+      for (Index i = j + 1; i < nm; ++i) {
+        double value = L[i * nm + j];
+        for (Index t = 0; t < j; ++t) value -= L[i * nm + t] * L[j * nm + t];
+        L[i * nm + j] = value / pivot;
+      }
+    }
+    constant += c.half_log_det[k] - (log_diagonal + std::log(diagonal_product));
+    // Z <- (L L^T)^-1 Z for the columns of Z (nm, cols), in place.
+    const auto solve = [&](double* Z, Index cols) {
+      for (Index a = 0; a < nm; ++a) {
+        for (Index t = 0; t < a; ++t)
+          for (Index b = 0; b < cols; ++b) Z[a * cols + b] -= L[a * nm + t] * Z[t * cols + b];
+        for (Index b = 0; b < cols; ++b) Z[a * cols + b] /= L[a * nm + a];
+      }
+      for (Index a = nm - 1; a >= 0; --a) {
+        for (Index t = a + 1; t < nm; ++t)
+          for (Index b = 0; b < cols; ++b) Z[a * cols + b] -= L[t * nm + a] * Z[t * cols + b];
+        for (Index b = 0; b < cols; ++b) Z[a * cols + b] /= L[a * nm + a];
+      }
+    };
+    solve(Y, no);
+    cw.constants.push_back(constant);
+    const std::size_t at = cw.regression.size();
+    cw.regression.resize(at + nm * no);
+    for (Index e = 0; e < nm * no; ++e) cw.regression[at + e] = static_cast<Scalar>(-Y[e]);
+    if (with_covariance) {
+      double* C_inv = Y + nm * no;
+      for (Index a = 0; a < nm; ++a)
+        for (Index b = 0; b < nm; ++b) C_inv[a * nm + b] = a == b ? 1.0 : 0.0;
+      solve(C_inv, nm);
+      const std::size_t c_at = cw.covariance.size();
+      cw.covariance.resize(c_at + nm * nm);
+      for (Index a = 0; a < nm; ++a)
+        for (Index b = 0; b < nm; ++b)
+          cw.covariance[c_at + a * nm + b] = 0.5 * (C_inv[a * nm + b] + C_inv[b * nm + a]);
+    }
+    return;
+  }
+  {
+    // Fewer features observed than missing: through Sigma[o, o] (rare with MCAR).
     const DenseD& S = c.covariance[factor];
+    DenseD A_t(nm, no), C;
     DenseD S_oo(no, no), S_om(no, nm);
     for (Index a = 0; a < no; ++a) {
       for (Index b = 0; b < no; ++b) S_oo(a, b) = S(o[a], o[b]);
@@ -233,17 +283,17 @@ void condition(const Model<Scalar>& model, const Conditioning& c, const std::vec
         for (Index b = 0; b < nm; ++b) C(a, b) = S(m[a], m[b]);
       C.noalias() -= A_t * S_om;
     }
-  }
-  cw.constants.push_back(constant);
-  const std::size_t at = cw.regression.size();
-  cw.regression.resize(at + nm * no);
-  for (Index a = 0; a < nm; ++a)
-    for (Index b = 0; b < no; ++b) cw.regression[at + a * no + b] = static_cast<Scalar>(A_t(a, b));
-  if (with_covariance) {
-    const std::size_t c_at = cw.covariance.size();
-    cw.covariance.resize(c_at + nm * nm);
+    cw.constants.push_back(constant);
+    const std::size_t at = cw.regression.size();
+    cw.regression.resize(at + nm * no);
     for (Index a = 0; a < nm; ++a)
-      for (Index b = 0; b < nm; ++b) cw.covariance[c_at + a * nm + b] = 0.5 * (C(a, b) + C(b, a));
+      for (Index b = 0; b < no; ++b) cw.regression[at + a * no + b] = static_cast<Scalar>(A_t(a, b));
+    if (with_covariance) {
+      const std::size_t c_at = cw.covariance.size();
+      cw.covariance.resize(c_at + nm * nm);
+      for (Index a = 0; a < nm; ++a)
+        for (Index b = 0; b < nm; ++b) cw.covariance[c_at + a * nm + b] = 0.5 * (C(a, b) + C(b, a));
+    }
   }
 }
 
@@ -261,8 +311,22 @@ void fill(const Model<Scalar>& model, const Patterns& p, Index k, ChunkWorkspace
     cw.row_constant.segment(seg.begin, len).setConstant(static_cast<Scalar>(cw.constants[at]));
     const auto& o = p.observed[seg.group];
     const auto& m = p.missing[seg.group];
-    const Index no = static_cast<Index>(o.size());
+    const Index no = static_cast<Index>(o.size()), nm = static_cast<Index>(m.size());
     const bool dense = is_dense(model.covariance_type());
+    if (dense && nm > 0 && len < 16) {
+      // A few rows: one row at a time, the vectorised form below would be all overhead.
+      const Scalar* coefficients = cw.regression.data() + cw.regression_at[at];
+      cw.centered.resize(no);
+      for (Index j = seg.begin; j < seg.end; ++j) {
+        for (Index b = 0; b < no; ++b) cw.centered[b] = x(o[b], j) - mu[o[b]];
+        for (Index a = 0; a < nm; ++a) {
+          Scalar value = mu[m[a]];
+          for (Index b = 0; b < no; ++b) value += coefficients[a * no + b] * cw.centered[b];
+          x(m[a], j) = value;
+        }
+      }
+      continue;
+    }
     for (std::size_t a = 0; a < m.size(); ++a) {
       auto out = x.row(m[a]).segment(seg.begin, len).array();
       out.setConstant(mu[m[a]]);
