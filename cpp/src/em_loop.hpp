@@ -4,6 +4,7 @@
 // chunked. The complete-data loop of fit.cpp has this shape and can be written with it.
 
 #include <cmath>
+#include <cstddef>
 #include <string>
 #include <utility>
 
@@ -39,6 +40,18 @@ FitResult<Scalar> run_em_over(Model<Scalar> model, const FitOptions& options, do
   run.model = std::move(model);
   run.lower_bound = lower_bound;
   return run;
+}
+
+/// Keeps the better of `best` and restart number `index`'s `run` (the first on ties), with
+/// every restart's report in order.
+template <typename Scalar>
+void keep_best(FitResult<Scalar>& best, FitResult<Scalar>&& run, std::size_t index, double seconds) {
+  best.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds});
+  if (index == 0 || run.lower_bound > best.lower_bound) {
+    auto inits = std::move(best.inits);
+    best = std::move(run);
+    best.inits = std::move(inits);
+  }
 }
 
 }  // namespace gaussmix::detail

@@ -597,14 +597,10 @@ FitResult<Scalar> fit_missing(MatrixCRef<Scalar> X, const FitOptions& options, V
   FitResult<Scalar> best;
   for (std::size_t i = 0; i < starts.size(); ++i) {
     const auto start = std::chrono::steady_clock::now();
-    FitResult<Scalar> run =
-        detail::run_em_over<Scalar>(std::move(starts[i]), options, -std::numeric_limits<double>::infinity(), pass);
-    best.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(start)});
-    if (i == 0 || run.lower_bound > best.lower_bound) {
-      auto inits = std::move(best.inits);
-      best = std::move(run);
-      best.inits = std::move(inits);
-    }
+    detail::keep_best(best,
+                      detail::run_em_over<Scalar>(std::move(starts[i]), options,
+                                                  -std::numeric_limits<double>::infinity(), pass),
+                      i, seconds_since(start));
   }
   return best;
 }

@@ -44,6 +44,34 @@ py::dict fit_result_to_dict(const gaussmix::FitResult<Scalar>& result) {
                   "lower_bound"_a = result.lower_bound, "lower_bounds"_a = result.lower_bounds, "inits"_a = inits);
 }
 
+gaussmix::FitOptions fit_options(Index n_components, const std::string& covariance_type, double tol,
+                                 double reg_covar, int max_iter, int n_init, const std::string& init_params,
+                                 std::uint64_t seed) {
+  gaussmix::FitOptions options;
+  options.n_components = n_components;
+  options.covariance_type = gaussmix::parse_covariance_type(covariance_type);
+  options.tol = tol;
+  options.reg_covar = reg_covar;
+  options.max_iter = max_iter;
+  options.n_init = n_init;
+  options.init = gaussmix::parse_init_method(init_params);
+  options.seed = seed;
+  return options;
+}
+
+/// Options of a warm start: the starting model fixes n_components and covariance_type.
+template <typename Scalar>
+gaussmix::FitOptions continue_options(const gaussmix::Model<Scalar>& start, double tol, double reg_covar,
+                                      int max_iter) {
+  gaussmix::FitOptions options;
+  options.n_components = start.n_components();
+  options.covariance_type = start.covariance_type();
+  options.tol = tol;
+  options.reg_covar = reg_covar;
+  options.max_iter = max_iter;
+  return options;
+}
+
 template <typename Scalar>
 void bind_scalar(py::module_& m) {
   // X is never converted: the Python layer passes C-contiguous float32 or float64, which picks
@@ -56,15 +84,8 @@ void bind_scalar(py::module_& m) {
          int max_iter, int n_init, const std::string& init_params, std::uint64_t seed,
          VectorRef<Scalar> sample_weight, VectorRef<Scalar> weights_init, MatrixRef<Scalar> means_init,
          MatrixRef<Scalar> precisions_init) {
-        gaussmix::FitOptions options;
-        options.n_components = n_components;
-        options.covariance_type = gaussmix::parse_covariance_type(covariance_type);
-        options.tol = tol;
-        options.reg_covar = reg_covar;
-        options.max_iter = max_iter;
-        options.n_init = n_init;
-        options.init = gaussmix::parse_init_method(init_params);
-        options.seed = seed;
+        const auto options =
+            fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, seed);
         gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init};
         gaussmix::FitResult<Scalar> result;
         {
@@ -87,12 +108,7 @@ void bind_scalar(py::module_& m) {
         {
           py::gil_scoped_release release;
           const auto start = make_model<Scalar>(covariance_type, weights, means, precisions_cholesky);
-          gaussmix::FitOptions options;
-          options.n_components = start.n_components();
-          options.covariance_type = start.covariance_type();
-          options.tol = tol;
-          options.reg_covar = reg_covar;
-          options.max_iter = max_iter;
+          const auto options = continue_options(start, tol, reg_covar, max_iter);
           result = gaussmix::fit_from<Scalar>(start, X, options, sample_weight, lower_bound);
         }
         return fit_result_to_dict(result);
@@ -189,15 +205,8 @@ void bind_missing(py::module_& m) {
          int max_iter, int n_init, const std::string& init_params, std::uint64_t seed,
          VectorRef<Scalar> sample_weight, VectorRef<Scalar> weights_init, MatrixRef<Scalar> means_init,
          MatrixRef<Scalar> precisions_init) {
-        gaussmix::FitOptions options;
-        options.n_components = n_components;
-        options.covariance_type = gaussmix::parse_covariance_type(covariance_type);
-        options.tol = tol;
-        options.reg_covar = reg_covar;
-        options.max_iter = max_iter;
-        options.n_init = n_init;
-        options.init = gaussmix::parse_init_method(init_params);
-        options.seed = seed;
+        const auto options =
+            fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, seed);
         gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init};
         gaussmix::FitResult<Scalar> result;
         {
@@ -220,12 +229,7 @@ void bind_missing(py::module_& m) {
         {
           py::gil_scoped_release release;
           const auto start = make_model<Scalar>(covariance_type, weights, means, precisions_cholesky);
-          gaussmix::FitOptions options;
-          options.n_components = start.n_components();
-          options.covariance_type = start.covariance_type();
-          options.tol = tol;
-          options.reg_covar = reg_covar;
-          options.max_iter = max_iter;
+          const auto options = continue_options(start, tol, reg_covar, max_iter);
           result = gaussmix::fit_from_missing<Scalar>(start, X, options, sample_weight, lower_bound);
         }
         return fit_result_to_dict(result);

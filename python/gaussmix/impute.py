@@ -1,9 +1,6 @@
 """Imputation of missing values by a Gaussian mixture fitted to the incomplete data."""
 
-from numbers import Integral, Real
-
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import GaussianMixture, _FLOAT_DTYPES
@@ -54,16 +51,11 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
     False
     """
 
+    _MIXTURE_PARAMETERS = ("n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init",
+                           "init_params", "random_state")
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        **{name: GaussianMixture._parameter_constraints[name] for name in _MIXTURE_PARAMETERS},
         "sample_posterior": ["boolean"],
-        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -104,17 +96,10 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), order="C", ensure_all_finite="allow-nan")
-        self.gaussian_mixture_ = GaussianMixture(
-            n_components=self.n_components,
-            covariance_type=self.covariance_type,
-            tol=self.tol,
-            reg_covar=self.reg_covar,
-            max_iter=self.max_iter,
-            n_init=self.n_init,
-            init_params=self.init_params,
-            random_state=self.random_state,
-            missing="marginalize",
-        ).fit(X, sample_weight=sample_weight)
+        mixture_parameters = {name: getattr(self, name) for name in self._MIXTURE_PARAMETERS}
+        self.gaussian_mixture_ = GaussianMixture(**mixture_parameters, missing="marginalize").fit(
+            X, sample_weight=sample_weight
+        )
         return self
 
     def transform(self, X):
