@@ -10,6 +10,7 @@
 
 #include "checks.hpp"
 #include "data_summary.hpp"
+#include "em_loop.hpp"
 #include "gaussmix/detail/random.hpp"
 #include "gaussmix/errors.hpp"
 #include "gaussmix/statistics.hpp"
@@ -256,33 +257,12 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
 template <typename Scalar>
 FitResult<Scalar> run_em(Model<Scalar> model, MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
                          const FitOptions& options, double lower_bound) {
-  FitResult<Scalar> run;
-  if (options.max_iter == 0) {
-    run.model = std::move(model);
-    return run;  // scikit-learn: no iteration, lower bound -inf, not converged
-  }
   detail::PassBuffers<Scalar> buffers;
-  for (int iter = 1; iter <= options.max_iter; ++iter) {
-    const double previous = lower_bound;
-    detail::expectation_step(model, X, sample_weight, buffers);
-    const SufficientStatistics& stats = buffers.partial[0];
-    lower_bound = stats.mean_log_likelihood();
-    // -inf is possible (a sample whose density underflows under every component still has
-    // finite responsibilities, and the M-step moves a component to it); NaN is not.
-    if (std::isnan(lower_bound))
-      throw NumericalError("fit(): the log-likelihood became NaN at iteration " + std::to_string(iter) +
-                           "; scale the data or increase reg_covar");
-    model = maximization_step<Scalar>(stats, options.reg_covar);
-    run.lower_bounds.push_back(lower_bound);
-    run.n_iter = iter;
-    if (std::abs(lower_bound - previous) < options.tol) {
-      run.converged = true;
-      break;
-    }
-  }
-  run.model = std::move(model);
-  run.lower_bound = lower_bound;
-  return run;
+  return detail::run_em_over<Scalar>(std::move(model), options, lower_bound,
+                                     [&](const Model<Scalar>& current) -> const SufficientStatistics& {
+                                       detail::expectation_step(current, X, sample_weight, buffers);
+                                       return buffers.partial[0];
+                                     });
 }
 
 template <typename Scalar>
@@ -332,12 +312,7 @@ FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRe
     const std::uint64_t seed = detail::derive_seed(options.seed, static_cast<std::uint64_t>(i));
     FitResult<Scalar> run = run_em(initial_model(X, data, options, init, seed), X, VectorCRef<Scalar>(data.sample_weight),
                                    options, -std::numeric_limits<double>::infinity());
-    best.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(start)});
-    if (i == 0 || run.lower_bound > best.lower_bound) {
-      auto inits = std::move(best.inits);
-      best = std::move(run);
-      best.inits = std::move(inits);
-    }
+    detail::keep_best(best, std::move(run), static_cast<std::size_t>(i), seconds_since(start));
   }
   return best;
 }

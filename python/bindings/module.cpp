@@ -83,6 +83,34 @@ void def_model_method(py::module_& m, const char* name,
   }
 }
 
+gaussmix::FitOptions fit_options(Index n_components, const std::string& covariance_type, double tol,
+                                 double reg_covar, int max_iter, int n_init, const std::string& init_params,
+                                 std::uint64_t seed) {
+  gaussmix::FitOptions options;
+  options.n_components = n_components;
+  options.covariance_type = gaussmix::parse_covariance_type(covariance_type);
+  options.tol = tol;
+  options.reg_covar = reg_covar;
+  options.max_iter = max_iter;
+  options.n_init = n_init;
+  options.init = gaussmix::parse_init_method(init_params);
+  options.seed = seed;
+  return options;
+}
+
+/// Options of a warm start: the starting model fixes n_components and covariance_type.
+template <typename Scalar>
+gaussmix::FitOptions continue_options(const gaussmix::Model<Scalar>& start, double tol, double reg_covar,
+                                      int max_iter) {
+  gaussmix::FitOptions options;
+  options.n_components = start.n_components();
+  options.covariance_type = start.covariance_type();
+  options.tol = tol;
+  options.reg_covar = reg_covar;
+  options.max_iter = max_iter;
+  return options;
+}
+
 template <typename Scalar>
 void bind_scalar(py::module_& m) {
   // X is never converted: the Python layer passes C-contiguous float32 or float64, which picks
@@ -96,15 +124,8 @@ void bind_scalar(py::module_& m) {
          int max_iter, int n_init, const std::string& init_params, std::uint64_t seed,
          VectorRef<Scalar> sample_weight, VectorRef<Scalar> weights_init, MatrixRef<Scalar> means_init,
          MatrixRef<Scalar> precisions_init) {
-        gaussmix::FitOptions options;
-        options.n_components = n_components;
-        options.covariance_type = gaussmix::parse_covariance_type(covariance_type);
-        options.tol = tol;
-        options.reg_covar = reg_covar;
-        options.max_iter = max_iter;
-        options.n_init = n_init;
-        options.init = gaussmix::parse_init_method(init_params);
-        options.seed = seed;
+        const auto options =
+            fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, seed);
         gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init};
         return fit_result_to_dict(call_core([&] { return gaussmix::fit<Scalar>(X, options, sample_weight, init); }));
       },
@@ -120,12 +141,7 @@ void bind_scalar(py::module_& m) {
          VectorRef<Scalar> sample_weight, double lower_bound) {
         return fit_result_to_dict(call_core([&] {
           const auto start = make_model<Scalar>(covariance_type, weights, means, precisions_cholesky);
-          gaussmix::FitOptions options;
-          options.n_components = start.n_components();
-          options.covariance_type = start.covariance_type();
-          options.tol = tol;
-          options.reg_covar = reg_covar;
-          options.max_iter = max_iter;
+          const auto options = continue_options(start, tol, reg_covar, max_iter);
           return gaussmix::fit_from<Scalar>(start, X, options, sample_weight, lower_bound);
         }));
       },
@@ -164,6 +180,95 @@ void bind_scalar(py::module_& m) {
       py::arg("tol") = 1e-4, "Lloyd's k-means with k-means++ seeding.");
 }
 
+/// Missing values (NaN entries, see gaussmix/missing.hpp): the same conversions as bind_scalar().
+template <typename Scalar>
+void bind_missing(py::module_& m) {
+  const auto X = py::arg("X").noconvert();
+
+  m.def(
+      "fit_missing",
+      [](MatrixRef<Scalar> X, Index n_components, const std::string& covariance_type, double tol, double reg_covar,
+         int max_iter, int n_init, const std::string& init_params, std::uint64_t seed,
+         VectorRef<Scalar> sample_weight, VectorRef<Scalar> weights_init, MatrixRef<Scalar> means_init,
+         MatrixRef<Scalar> precisions_init) {
+        const auto options =
+            fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, seed);
+        gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init};
+        return fit_result_to_dict(
+            call_core([&] { return gaussmix::fit_missing<Scalar>(X, options, sample_weight, init); }));
+      },
+      X, py::arg("n_components"), py::arg("covariance_type"), py::arg("tol"), py::arg("reg_covar"),
+      py::arg("max_iter"), py::arg("n_init"), py::arg("init_params"), py::arg("seed"), py::arg("sample_weight"),
+      py::arg("weights_init"), py::arg("means_init"), py::arg("precisions_init"),
+      "EM fit of X with NaN entries (marginal likelihood, expected statistics).");
+
+  m.def(
+      "fit_from_missing",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky, double tol, double reg_covar, int max_iter,
+         VectorRef<Scalar> sample_weight, double lower_bound) {
+        return fit_result_to_dict(call_core([&] {
+          const auto start = make_model<Scalar>(covariance_type, weights, means, precisions_cholesky);
+          const auto options = continue_options(start, tol, reg_covar, max_iter);
+          return gaussmix::fit_from_missing<Scalar>(start, X, options, sample_weight, lower_bound);
+        }));
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
+      py::arg("tol"), py::arg("reg_covar"), py::arg("max_iter"), py::arg("sample_weight"), py::arg("lower_bound"),
+      "Continue EM on X with NaN entries from given parameters (warm start).");
+
+  // Functions of (X, model): one signature, bound from a table.
+  const auto bind_scoring = [&](const char* name, auto function) {
+    m.def(
+        name,
+        [function](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights,
+                   MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
+          return call_core(
+              [&] { return function(make_model<Scalar>(covariance_type, weights, means, precisions_cholesky), X); });
+        },
+        py::arg("X").noconvert(), py::arg("covariance_type"), py::arg("weights"), py::arg("means"),
+        py::arg("precisions_cholesky"));
+  };
+  using Model = gaussmix::Model<Scalar>;
+  bind_scoring("score_samples_missing", [](const Model& model, MatrixRef<Scalar> X) {
+    return gaussmix::score_samples_missing<Scalar>(model, X);
+  });
+  bind_scoring("weighted_log_prob_missing", [](const Model& model, MatrixRef<Scalar> X) {
+    return gaussmix::weighted_log_prob_missing<Scalar>(model, X);
+  });
+  bind_scoring("predict_proba_missing", [](const Model& model, MatrixRef<Scalar> X) {
+    return gaussmix::predict_proba_missing<Scalar>(model, X);
+  });
+  bind_scoring("predict_missing", [](const Model& model, MatrixRef<Scalar> X) {
+    return gaussmix::predict_missing<Scalar>(model, X);
+  });
+  bind_scoring("impute", [](const Model& model, MatrixRef<Scalar> X) { return gaussmix::impute<Scalar>(model, X); });
+
+  m.def(
+      "score_missing",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky, VectorRef<Scalar> sample_weight) {
+        return call_core([&] {
+          return gaussmix::score_missing<Scalar>(make_model<Scalar>(covariance_type, weights, means, precisions_cholesky),
+                                                 X, sample_weight);
+        });
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
+      py::arg("sample_weight"));
+
+  m.def(
+      "impute_sample",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky, std::uint64_t seed) {
+        return call_core([&] {
+          return gaussmix::impute_sample<Scalar>(make_model<Scalar>(covariance_type, weights, means, precisions_cholesky),
+                                                 X, seed);
+        });
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
+      py::arg("seed"));
+}
+
 }  // namespace
 
 void bind_models(py::module_& m);  // models.cpp: model files, parameters, conditioning, ICL
@@ -183,6 +288,8 @@ PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
   bind_scalar<double>(m);
   bind_scalar<float>(m);
   bind_models(m);
+  bind_missing<double>(m);
+  bind_missing<float>(m);
 
   m.def("n_parameters", [](const std::string& covariance_type, Index n_components, Index n_features) {
     return gaussmix::n_parameters(gaussmix::parse_covariance_type(covariance_type), n_components, n_features);

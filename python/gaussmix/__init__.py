@@ -7,6 +7,7 @@ from ._models import from_sklearn, load
 from .legacy import GMM
 from .regression import GaussianMixtureRegressor
 from .generation import ReducedMixture
+from .impute import GaussianMixtureImputer
 from .model_selection import AutoGaussianMixture, SweepResult, sweep
 
 NumericalError = _core.NumericalError
@@ -33,6 +34,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureRegressor",
     "MODEL_FORMAT_VERSION",
+    "GaussianMixtureImputer",
     "NumericalError",
     "ReducedMixture",
     "SweepResult",

@@ -11,6 +11,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _missing
 from ._dispatch import core as _gmm
 from ._layout import as_core, parameter_shape
 
@@ -158,6 +159,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Print a summary of every initialisation (and iterations when >= 2).
     verbose_interval : int, default=10
         Iterations between lines when ``verbose >= 2``.
+    missing : {'error', 'marginalize'}, default='error'
+        What NaN entries in X mean. 'error': they are rejected, as by scikit-learn.
+        'marginalize': they are missing values (at random). ``fit`` runs exact EM on the
+        incomplete data (marginal likelihood of each row's observed features, expected
+        sufficient statistics), and ``score_samples``, ``score``, ``predict`` and
+        ``predict_proba`` use the marginal densities. A row with every entry missing has
+        likelihood one: it scores 0, its posterior is ``weights_`` and it does not affect the
+        fit. A column with no observed value is rejected by ``fit``. Without NaN the results
+        are identical to 'error'. This is an input policy, read at each call, so a model
+        fitted on complete data can score incomplete data after ``set_params``.
+        ``impute`` accepts NaN under either setting.
 
     Attributes
     ----------
@@ -195,6 +207,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "missing": [StrOptions(set(_missing.MISSING_OPTIONS))],
     }
 
     def __init__(
@@ -214,6 +227,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        missing="error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -229,6 +243,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.missing = missing
 
     # ------------------------------------------------------------------ fitting
 
@@ -270,7 +285,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._validate_params()
         _check_int_range("max_iter", self.max_iter, 0, _INT_MAX)
         _check_int_range("n_init", self.n_init, 1, _INT_MAX)
-        X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C")
+        X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C",
+                          **_missing.validation(self))
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -282,7 +298,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if start_from_previous:
             self._check_warm_start(n_features)
             dtype = X.dtype
-            result = _gmm.fit_from(
+            result = _missing.core_function(self, "fit_from")(
                 X,
                 self.covariance_type,
                 np.ascontiguousarray(self.weights_, dtype=dtype),
@@ -296,7 +312,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         else:
             weights_init, means_init, precisions_init = self._initial_parameters(n_features, X.dtype)
-            result = _gmm.fit(
+            result = _missing.core_function(self, "fit")(
                 X,
                 n_components=int(self.n_components),
                 covariance_type=self.covariance_type,
@@ -390,7 +406,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validated(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C")
+        return validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C", **_missing.validation(self))
 
     def _fitted_parameters(self, dtype):
         """(covariance_type, weights, means, precisions_cholesky) as the core takes them.
@@ -424,7 +440,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _call(self, function, X, *extra):
         """One core call on validated X with the fitted parameters in X's dtype."""
-        return getattr(_gmm, function)(X, *self._fitted_parameters(X.dtype), *extra)
+        name = f"{function}_missing" if _missing.marginalizes(self) else function
+        return getattr(_gmm, name)(X, *self._fitted_parameters(X.dtype), *extra)
 
     def score_samples(self, X):
         """Log-density of each sample, shape (n_samples,)."""
@@ -443,6 +460,38 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
         return self._call("predict_proba", self._validated(X))
+
+    def impute(self, X, sample=False, random_state=None):
+        """Fill the NaN entries of X from the fitted mixture (whatever ``missing`` is).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NaN marks a missing entry; observed entries are returned unchanged.
+        sample : bool, default=False
+            False: each missing entry becomes its conditional mean given the row's observed
+            entries, ``sum_k p(k | x_obs) E[x_mis | x_obs, k]``. True: one draw from
+            ``p(x_mis | x_obs)`` (a component, then a Gaussian), for multiple imputation.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws when ``sample=True``; defaults to the estimator's ``random_state``.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), X's float dtype
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gaussmix import GaussianMixture
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.multivariate_normal([0, 0], [[1, 0.9], [0.9, 1]], size=500)
+        >>> X[::5, 1] = np.nan
+        >>> gm = GaussianMixture(missing="marginalize", random_state=0).fit(X)
+        >>> X_new = gm.impute(np.array([[2.0, np.nan]]))
+        >>> bool(abs(X_new[0, 1] - 0.9 * 2.0) < 0.3)
+        True
+        """
+        return _missing.impute(self, X, sample, random_state)
 
     def sample(self, n_samples=1, random_state=None):
         """Draw samples from the fitted mixture.
@@ -473,6 +522,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         parameters = self._fitted_parameters(dtype)
         _check_sample_size(int(n_samples), parameters[2].shape[1], np.dtype(dtype).itemsize)
         return _gmm.sample(int(n_samples), _random_seed(rng), *parameters)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = _missing.marginalizes(self)
+        return tags
 
     def _n_parameters(self):
         n_components, n_features = self.means_.shape

@@ -54,14 +54,21 @@ def _assert_identical_models(a, b):
 # --------------------------------------------------------------------------- API surface
 
 
+# gaussmix-only keyword parameters, with defaults that keep scikit-learn's behaviour.
+EXTENSIONS = {"missing": "error"}
+
+
 def test_constructor_matches_sklearn():
     ours = inspect.signature(GaussianMixture.__init__).parameters
     ref = inspect.signature(SkGaussianMixture.__init__).parameters
-    assert list(ours) == list(ref)
+    assert [name for name in ours if name not in EXTENSIONS] == list(ref)
     for name, p in ref.items():
         assert ours[name].default == p.default, name
         assert ours[name].kind == p.kind, name
-    assert GaussianMixture().get_params() == SkGaussianMixture().get_params()
+    for name in set(EXTENSIONS) & set(ours):
+        assert ours[name].default == EXTENSIONS[name] and ours[name].kind == inspect.Parameter.KEYWORD_ONLY
+    params = GaussianMixture().get_params()
+    assert {k: v for k, v in params.items() if k not in EXTENSIONS} == SkGaussianMixture().get_params()
 
 
 def test_is_a_sklearn_density_estimator():

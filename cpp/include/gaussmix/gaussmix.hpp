@@ -12,6 +12,7 @@
 #include "gaussmix/fit.hpp"
 #include "gaussmix/interrupt.hpp"
 #include "gaussmix/io.hpp"
+#include "gaussmix/missing.hpp"
 #include "gaussmix/model.hpp"
 #include "gaussmix/options.hpp"
 #include "gaussmix/statistics.hpp"
