@@ -57,11 +57,13 @@ def _assert_identical_models(a, b):
 def test_constructor_matches_sklearn():
     ours = inspect.signature(GaussianMixture.__init__).parameters
     ref = inspect.signature(SkGaussianMixture.__init__).parameters
-    assert list(ours) == list(ref)
+    # scikit-learn's parameters in its order, then partial_fit's schedule (online LDA's names).
+    online = {"learning_decay": 0.7, "learning_offset": 10.0}
+    assert list(ours) == list(ref) + list(online)
     for name, p in ref.items():
         assert ours[name].default == p.default, name
         assert ours[name].kind == p.kind, name
-    assert GaussianMixture().get_params() == SkGaussianMixture().get_params()
+    assert GaussianMixture().get_params() == {**SkGaussianMixture().get_params(), **online}
 
 
 def test_is_a_sklearn_density_estimator():
