@@ -39,11 +39,16 @@ def main():
         counts = collections.Counter()
         findings = []
         start = time.perf_counter()
-        for case in cases:
+        for index, case in enumerate(cases, start=1):
             result = supervisor.run(case)
             counts[result["outcome"]] += 1
             if result["outcome"] not in ("ok", "error", "unsupported"):
                 findings.append({"case": case, **result})
+                print(f"  {library} case {index}: {result['outcome']}: {result['detail']} {json.dumps(case)}",
+                      flush=True)
+            if index % 2000 == 0:
+                print(f"  {library}: {index} cases, " + ", ".join(f"{o} {counts[o]}" for o in OUTCOMES if counts[o]),
+                      flush=True)
         supervisor.close()
         report["libraries"][library] = {
             "counts": {outcome: counts[outcome] for outcome in OUTCOMES},

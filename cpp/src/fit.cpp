@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <vector>
 
@@ -95,94 +96,23 @@ Matrix<Scalar> scaled_data(MatrixCRef<Scalar> X, int exponent) {
   return X.unaryExpr([exponent](Scalar v) { return static_cast<Scalar>(std::ldexp(v, -exponent)); });
 }
 
-/// Statistics of X under responsibilities that make_resp(begin, end, resp) writes block by block.
-template <typename Scalar, typename MakeResp>
-SufficientStatistics statistics_from(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
-                                     CovarianceType type, const Matrix<double>& shift, MakeResp&& make_resp) {
-  const Index rows = detail::block_rows(X.cols());
-  const int n_threads = detail::threads_for(X.rows(), rows);
-  std::vector<SufficientStatistics> partial(n_threads, SufficientStatistics(type, shift));
-  std::vector<detail::Workspace<Scalar>> workspaces(n_threads);
-  const Matrix<Scalar> shift_s = shift.cast<Scalar>();
-  detail::for_each_block(X.rows(), rows, n_threads, [&](int thread, Index begin, Index end) {
-    auto& ws = workspaces[thread];
-    make_resp(begin, end, ws.log_prob);
-    const Scalar* weight = sample_weight.size() ? sample_weight.data() + begin : nullptr;
-    detail::accumulate(X.middleRows(begin, end - begin), ws.log_prob, weight, shift_s, partial[thread], ws);
-    partial[thread].weight_sum += weight ? sample_weight.segment(begin, end - begin).template cast<double>().sum()
-                                         : static_cast<double>(end - begin);
-  });
-  SufficientStatistics total = std::move(partial[0]);
-  for (int t = 1; t < n_threads; ++t) total.merge(partial[t]);
-  return total;
-}
-
-/// Statistics of hard assignments (k-means labels, one-hot responsibilities) cluster by
-/// cluster: each cluster's rows are gathered in chunks, centred and reduced with one symmetric
-/// product per chunk, so the cost is N·D² however many clusters there are, clusters run in
-/// parallel, and the memory beyond X is the labels' row lists plus one chunk per thread.
-template <typename Scalar>
-SufficientStatistics statistics_of_labels(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
-                                          CovarianceType type, const Matrix<double>& shift,
-                                          const LabelVector& labels) {
-  const Index n = X.rows(), D = X.cols(), K = shift.rows();
-  std::vector<std::vector<Index>> members(K);
-  for (Index i = 0; i < n; ++i) members[labels[i]].push_back(i);
-  SufficientStatistics stats(type, shift);
-  stats.weight_sum = sample_weight.size() ? sample_weight.template cast<double>().sum() : static_cast<double>(n);
-  const bool dense = type == CovarianceType::full || type == CovarianceType::tied;
-  std::vector<Eigen::MatrixXd> second(K);  // per cluster, full and tied
-  const Index chunk = detail::block_rows(D);
-  detail::for_each_index(K, detail::threads_for(n, chunk), [&](Index k) {
-    const auto& rows = members[k];
-    if (rows.empty()) return;
-    if (dense) second[k].setZero(D, D);
-    Matrix<double> centered(std::min<Index>(chunk, rows.size()), D), weighted(centered.rows(), D);
-    for (std::size_t start = 0; start < rows.size(); start += chunk) {
-      const Index m = std::min<Index>(chunk, rows.size() - start);
-      for (Index j = 0; j < m; ++j) {
-        const Index i = rows[start + j];
-        const double w = sample_weight.size() ? static_cast<double>(sample_weight[i]) : 1.0;
-        centered.row(j) = X.row(i).template cast<double>() - shift.row(k);
-        weighted.row(j) = w * centered.row(j);
-        stats.resp_sum[k] += w;
-      }
-      const auto c = centered.topRows(m);
-      const auto wc = weighted.topRows(m);
-      stats.first.row(k) += wc.colwise().sum();
-      if (dense)
-        second[k].triangularView<Eigen::Lower>() += wc.transpose() * c;  // half the products
-      else
-        stats.second.row(k) += (wc.array() * c.array()).colwise().sum().matrix();
-    }
-    if (dense) second[k].triangularView<Eigen::StrictlyUpper>() = second[k].transpose();
-  });
-  for (Index k = 0; k < K; ++k) {
-    if (!second[k].size()) continue;
-    if (type == CovarianceType::full)
-      stats.second.middleRows(k * D, D) = second[k];
-    else
-      stats.second += second[k];
-  }
-  return stats;
-}
-
-/// One component on each chosen sample, with covariance reg_covar * I: what scikit-learn's
-/// one-hot responsibilities on k-means++ seeds or random samples amount to.
+/// One component on each chosen sample, with covariance reg_covar * I: the statistics of
+/// one-hot responsibilities on the chosen rows about themselves (what scikit-learn's k-means++
+/// and random_from_data starts amount to).
 template <typename Scalar>
 Model<Scalar> model_on_samples(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
                                const std::vector<Index>& rows, const FitOptions& options) {
-  const Index K = options.n_components, D = X.cols();
-  const double reg = options.reg_covar > 0.0 ? options.reg_covar : 1e-6;
-  Matrix<double> shift(K, D);
-  for (Index k = 0; k < K; ++k) shift.row(k) = X.row(rows[k]).template cast<double>();
-  SufficientStatistics stats(options.covariance_type, shift);
+  const Index K = options.n_components;
+  Matrix<Scalar> chosen(K, X.cols());
+  Vector<Scalar> weight(sample_weight.size() ? K : 0);
   for (Index k = 0; k < K; ++k) {
-    const double w = sample_weight.size() ? static_cast<double>(sample_weight[rows[k]]) : 1.0;
-    stats.resp_sum[k] = w;
-    stats.weight_sum += w;
+    chosen.row(k) = X.row(rows[k]);
+    if (weight.size()) weight[k] = sample_weight[rows[k]];
   }
-  return maximization_step<Scalar>(stats, reg);
+  const double reg = options.reg_covar > 0.0 ? options.reg_covar : 1e-6;
+  return maximization_step<Scalar>(
+      statistics_from_labels<Scalar>(chosen, LabelVector::LinSpaced(K, 0, K - 1), weight, options.covariance_type, chosen),
+      reg);
 }
 
 /// The starting model of one initialisation, with any given initial parameters in place.
@@ -199,22 +129,25 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
       case InitMethod::kmeans: {
         const KMeansResult<Scalar> km = detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary);
         derived = maximization_step<Scalar>(
-            statistics_of_labels<Scalar>(X, sample_weight, type, km.centers.template cast<double>(), km.labels),
-            options.reg_covar);
+            statistics_from_labels<Scalar>(X, km.labels, sample_weight, type, km.centers), options.reg_covar);
         break;
       }
       case InitMethod::random: {
-        const Matrix<double> shift = data.summary.mean.replicate(K, 1);
+        const Matrix<Scalar> shift = data.summary.mean.replicate(K, 1).template cast<Scalar>();
         const Index rows = detail::block_rows(D);
-        const auto stats = statistics_from<Scalar>(X, sample_weight, type, shift, [&](Index begin, Index end, auto& resp) {
-          detail::Random rng(detail::derive_seed(seed, static_cast<std::uint64_t>(begin / rows)));
-          resp.resize(end - begin, K);
-          for (Index i = 0; i < end - begin; ++i) {
-            for (Index k = 0; k < K; ++k) resp(i, k) = static_cast<Scalar>(rng.uniform());
-            resp.row(i) /= resp.row(i).sum();
-          }
-        });
-        derived = maximization_step<Scalar>(stats, options.reg_covar);
+        detail::PassBuffers<Scalar> buffers;
+        detail::accumulate_pass<Scalar>(X, sample_weight, type, shift, buffers,
+                                        [&](detail::Workspace<Scalar>& ws, const auto& X_blk, Index begin) {
+                                          detail::Random rng(detail::derive_seed(seed, static_cast<std::uint64_t>(begin / rows)));
+                                          auto& resp = ws.log_prob;
+                                          resp.resize(X_blk.rows(), K);
+                                          for (Index i = 0; i < X_blk.rows(); ++i) {
+                                            for (Index k = 0; k < K; ++k) resp(i, k) = static_cast<Scalar>(rng.uniform());
+                                            resp.row(i) /= resp.row(i).sum();
+                                          }
+                                          return false;
+                                        });
+        derived = maximization_step<Scalar>(buffers.partial[0], options.reg_covar);
         break;
       }
       case InitMethod::kmeans_plusplus:
@@ -255,14 +188,26 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
 
 /// EM iterations from `model` until the lower bound changes by less than tol.
 template <typename Scalar>
-FitResult<Scalar> run_em(Model<Scalar> model, MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
-                         const FitOptions& options, double lower_bound) {
-  detail::PassBuffers<Scalar> buffers;
+FitResult<Scalar> run_em(Model<Scalar> model, const StatisticsSource<Scalar>& source, const FitOptions& options,
+                         double lower_bound) {
   return detail::run_em_over<Scalar>(std::move(model), options, lower_bound,
                                      [&](const Model<Scalar>& current) -> const SufficientStatistics& {
-                                       detail::expectation_step(current, X, sample_weight, buffers);
-                                       return buffers.partial[0];
-                                     });
+    const SufficientStatistics& stats = source(current);
+    detail::require(stats.covariance_type == current.covariance_type() &&
+                        stats.shift.rows() == current.n_components() && stats.shift.cols() == current.n_features(),
+                    "em_fit()", "the source returned statistics of another type or shape than the model's");
+    return stats;
+  });
+}
+
+/// The in-memory source: the OpenMP E-step over X, its buffers kept across iterations.
+template <typename Scalar>
+StatisticsSource<Scalar> in_memory_source(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
+                                          std::shared_ptr<detail::PassBuffers<Scalar>> buffers) {
+  return [X, sample_weight, buffers](const Model<Scalar>& model) -> const SufficientStatistics& {
+    detail::expectation_step(model, X, sample_weight, *buffers);
+    return buffers->partial[0];
+  };
 }
 
 template <typename Scalar>
@@ -283,7 +228,41 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+void check_driver_options(const FitOptions& options, const char* caller) {
+  check_options(options, std::numeric_limits<Index>::max(), caller);
+}
+
 }  // namespace
+
+template <typename Scalar>
+FitResult<Scalar> em_fit(const StatisticsSource<Scalar>& source, const InitialModel<Scalar>& initial_model,
+                         const FitOptions& options) {
+  const char* caller = "em_fit()";
+  check_driver_options(options, caller);
+  FitResult<Scalar> best;
+  for (int i = 0; i < options.n_init; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    Model<Scalar> model = initial_model(detail::derive_seed(options.seed, static_cast<std::uint64_t>(i)));
+    detail::require(model.n_components() == options.n_components && model.covariance_type() == options.covariance_type,
+                    caller, "the initial model's n_components or covariance_type differs from the options");
+    FitResult<Scalar> run = run_em(std::move(model), source, options, -std::numeric_limits<double>::infinity());
+    detail::keep_best(best, std::move(run), static_cast<std::size_t>(i), seconds_since(start));
+  }
+  return best;
+}
+
+template <typename Scalar>
+FitResult<Scalar> em_fit_from(const StatisticsSource<Scalar>& source, const Model<Scalar>& start,
+                              const FitOptions& options, double initial_lower_bound) {
+  const char* caller = "em_fit_from()";
+  check_driver_options(options, caller);
+  detail::require(start.n_components() == options.n_components && start.covariance_type() == options.covariance_type,
+                  caller, "the starting model's n_components or covariance_type differs from the options");
+  const auto begin = std::chrono::steady_clock::now();
+  FitResult<Scalar> run = run_em(start, source, options, initial_lower_bound);
+  run.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(begin)});
+  return run;
+}
 
 template <typename Scalar>
 FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRef<Scalar> sample_weight,
@@ -306,15 +285,9 @@ FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRe
     return rescaled(fit<Scalar>(scaled_data<Scalar>(X, e), scaled_options, sample_weight, scaled_init), e);
   }
 
-  FitResult<Scalar> best;
-  for (int i = 0; i < options.n_init; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    const std::uint64_t seed = detail::derive_seed(options.seed, static_cast<std::uint64_t>(i));
-    FitResult<Scalar> run = run_em(initial_model(X, data, options, init, seed), X, VectorCRef<Scalar>(data.sample_weight),
-                                   options, -std::numeric_limits<double>::infinity());
-    detail::keep_best(best, std::move(run), static_cast<std::size_t>(i), seconds_since(start));
-  }
-  return best;
+  const VectorCRef<Scalar> weight = data.sample_weight;
+  return em_fit<Scalar>(in_memory_source<Scalar>(X, weight, std::make_shared<detail::PassBuffers<Scalar>>()),
+                        [&](std::uint64_t seed) { return initial_model(X, data, options, init, seed); }, options);
 }
 
 template <typename Scalar>
@@ -336,12 +309,19 @@ FitResult<Scalar> fit_from(const Model<Scalar>& start, NoDeduce<MatrixCRef<Scala
                                      initial_lower_bound + shift),
                     e);
   }
-  const auto begin = std::chrono::steady_clock::now();
-  FitResult<Scalar> run = run_em(start, X, VectorCRef<Scalar>(data.sample_weight), options, initial_lower_bound);
-  run.inits.push_back({run.lower_bound, run.converged, run.n_iter, seconds_since(begin)});
-  return run;
+  const VectorCRef<Scalar> weight = data.sample_weight;
+  return em_fit_from<Scalar>(in_memory_source<Scalar>(X, weight, std::make_shared<detail::PassBuffers<Scalar>>()),
+                             start, options, initial_lower_bound);
 }
 
+template FitResult<float> em_fit<float>(const StatisticsSource<float>&, const InitialModel<float>&,
+                                        const FitOptions&);
+template FitResult<double> em_fit<double>(const StatisticsSource<double>&, const InitialModel<double>&,
+                                          const FitOptions&);
+template FitResult<float> em_fit_from<float>(const StatisticsSource<float>&, const Model<float>&, const FitOptions&,
+                                             double);
+template FitResult<double> em_fit_from<double>(const StatisticsSource<double>&, const Model<double>&,
+                                               const FitOptions&, double);
 template FitResult<float> fit<float>(MatrixCRef<float>, const FitOptions&, VectorCRef<float>,
                                      const InitialParameters<float>&);
 template FitResult<double> fit<double>(MatrixCRef<double>, const FitOptions&, VectorCRef<double>,

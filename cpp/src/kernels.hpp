@@ -241,7 +241,7 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
   ws.log_norm = ws.log_prob.col(0);
   for (Index k = 1; k < K; ++k) ws.log_norm = ws.log_norm.cwiseMax(ws.log_prob.col(k));
   // Responsibilities below the smallest normal number become exact zeros: subnormals would
-  // slow every later product by orders of magnitude, and zeros let accumulate() skip rows and
+  // slow every later product by orders of magnitude, and zeros let accumulate_transposed() skip rows and
   // components. A chunk of rows whose shifted log-probabilities all lie below log(min) is
   // zeroed without calling exp(): with separated components that is most of them. (Loops
   // rather than Eigen's select(), which is not vectorised and would turn every exp into a
@@ -380,12 +380,53 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
   }
 }
 
-/// accumulate_transposed() for a block not yet loaded.
-template <typename Scalar, typename Rows, typename Resp>
-void accumulate(const Eigen::MatrixBase<Rows>& X_blk, const Resp& resp, const Scalar* weight,
-                const Matrix<Scalar>& shift, SufficientStatistics& stats, Workspace<Scalar>& ws) {
-  load_transposed(X_blk, ws);
-  accumulate_transposed(X_blk.rows(), resp, weight, shift, stats, ws);
+/// The one accumulator of statistics: X about `shift` (K, D) in blocks of rows, each block's
+/// responsibilities written into ws.log_prob (rows, K) by `responsibilities(ws, X_blk, begin)`.
+/// When that callback also scored the block (the E-step) it returns true, having left X_blkᵀ
+/// in ws.transposed and log p(x) in ws.log_norm, and the log-likelihood is summed too. The
+/// result is buffers.partial[0]; the buffers are reused, so repeated passes allocate nothing.
+template <typename Scalar, typename Responsibilities>
+void accumulate_pass(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, CovarianceType type,
+                     const Matrix<Scalar>& shift, PassBuffers<Scalar>& buffers, Responsibilities&& responsibilities) {
+  const Index rows = block_rows(X.cols());
+  // Every thread keeps statistics of its own: no more threads than 256 MiB of them allow.
+  const double stats_bytes = 8.0 * static_cast<double>(covariance_rows(type, shift.rows(), shift.cols()) *
+                                                           covariance_cols(type, shift.cols()) +
+                                                       3 * shift.size());
+  const int n_threads = std::max(1, std::min<int>(threads_for(X.rows(), rows),
+                                                  static_cast<int>(std::min(1024.0, 268435456.0 / stats_bytes))));
+  buffers.workspaces.resize(n_threads);
+  buffers.partial.resize(n_threads);
+  for (auto& stats : buffers.partial) {
+    if (stats.covariance_type != type || stats.shift.rows() != shift.rows() || stats.shift.cols() != shift.cols()) {
+      stats = SufficientStatistics(type, shift.template cast<double>());
+      continue;
+    }
+    stats.shift = shift.template cast<double>();
+    stats.resp_sum.setZero();
+    stats.first.setZero();
+    stats.second.setZero();
+    stats.log_likelihood_sum = stats.weight_sum = 0.0;
+  }
+  const bool weighted = sample_weight.size() > 0;
+  for_each_block(X.rows(), rows, n_threads, [&](int thread, Index begin, Index end) {
+    auto& ws = buffers.workspaces[thread];
+    auto& stats = buffers.partial[thread];
+    const auto X_blk = X.middleRows(begin, end - begin);
+    const bool scored = responsibilities(ws, X_blk, begin);
+    if (!scored) load_transposed(X_blk, ws);
+    const Scalar* weight = weighted ? sample_weight.data() + begin : nullptr;
+    if (weighted) {
+      const auto w = sample_weight.segment(begin, end - begin).template cast<double>();
+      if (scored) stats.log_likelihood_sum += ws.log_norm.template cast<double>().dot(w);
+      stats.weight_sum += w.sum();
+    } else {
+      if (scored) stats.log_likelihood_sum += ws.log_norm.template cast<double>().sum();
+      stats.weight_sum += static_cast<double>(end - begin);
+    }
+    accumulate_transposed(end - begin, ws.log_prob, weight, shift, stats, ws);
+  });
+  for (int t = 1; t < n_threads; ++t) buffers.partial[0].merge(buffers.partial[t]);
 }
 
 }  // namespace gaussmix::detail

@@ -38,6 +38,46 @@ void SufficientStatistics::merge(const SufficientStatistics& other) {
   weight_sum += other.weight_sum;
 }
 
+SufficientStatistics SufficientStatistics::recentred(const Matrix<double>& new_shift) const {
+  const char* caller = "SufficientStatistics::recentred()";
+  detail::require_shape(new_shift, shift.rows(), shift.cols(), caller, "new_shift");
+  detail::require_finite(new_shift, caller, "new_shift");
+  SufficientStatistics out = *this;
+  out.shift = new_shift;
+  const Index K = n_components(), D = n_features();
+  const Matrix<double> d = shift - new_shift;  // x - s' = (x - s) + d
+  for (Index k = 0; k < K; ++k) {
+    const Eigen::RowVectorXd dk = d.row(k), s1 = first.row(k);
+    out.first.row(k) += resp_sum[k] * dk;
+    switch (covariance_type) {
+      case CovarianceType::full:
+      case CovarianceType::tied: {
+        const Eigen::MatrixXd correction =
+            s1.transpose() * dk + dk.transpose() * s1 + resp_sum[k] * dk.transpose() * dk;
+        out.second.middleRows(covariance_type == CovarianceType::full ? k * D : 0, D) += correction;
+        break;
+      }
+      default:
+        out.second.row(k).array() += 2.0 * dk.array() * s1.array() + resp_sum[k] * dk.array().square();
+    }
+  }
+  return out;
+}
+
+void SufficientStatistics::check(const char* caller) const {
+  const Index K = n_components(), D = n_features();
+  detail::require(K > 0 && D > 0, caller, "the statistics' shift is empty");
+  detail::require_shape(resp_sum, K, 1, caller, "resp_sum");
+  detail::require_shape(first, K, D, caller, "first");
+  const Index second_rows = covariance_type == CovarianceType::full ? K * D : covariance_type == CovarianceType::tied ? D : K;
+  detail::require_shape(second, second_rows, D, caller, "second");
+  for (const auto* m : {&shift, &first, &second}) detail::require_finite(*m, caller, "statistics");
+  detail::require_finite(resp_sum, caller, "resp_sum");
+  detail::require((resp_sum.array() >= 0.0).all(), caller, "resp_sum has negative entries");
+  detail::require(std::isfinite(weight_sum) && weight_sum >= 0.0, caller, "weight_sum must be finite and >= 0");
+  detail::require(!std::isnan(log_likelihood_sum), caller, "log_likelihood_sum is NaN");
+}
+
 namespace detail {
 
 template <typename Scalar>
@@ -49,50 +89,12 @@ void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCR
   // every EM iteration would cost as much as a diag E-step's arithmetic.
   model.check_data(X.topRows(std::min<Index>(X.rows(), 1)), caller);
   require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
-  const Matrix<Scalar>& shift = model.means();
-  const Index rows = block_rows(X.cols());
-  const CovarianceType type = model.covariance_type();
-  // Every thread keeps statistics of its own: no more threads than 256 MiB of them allow.
-  const double stats_bytes = 8.0 * static_cast<double>(covariance_rows(type, shift.rows(), shift.cols()) *
-                                                           covariance_cols(type, shift.cols()) +
-                                                       3 * shift.size());
-  const int n_threads = std::max(1, std::min<int>(threads_for(X.rows(), rows),
-                                                  static_cast<int>(std::min(1024.0, 268435456.0 / stats_bytes))));
-  buffers.workspaces.resize(n_threads);
-  buffers.partial.resize(n_threads);
-  for (auto& stats : buffers.partial) {
-    if (stats.covariance_type != type || stats.shift.rows() != shift.rows() || stats.shift.cols() != shift.cols()) {
-      stats = SufficientStatistics(type, shift.template cast<double>());
-      continue;
-    }
-    stats.shift = shift.template cast<double>();
-    stats.resp_sum.setZero();
-    stats.first.setZero();
-    stats.second.setZero();
-    stats.log_likelihood_sum = stats.weight_sum = 0.0;
-  }
-  const bool weighted = sample_weight.size() > 0;
-
-  for_each_block(X.rows(), rows, n_threads, [&](int thread, Index begin, Index end) {
-    auto& ws = buffers.workspaces[thread];
-    auto& stats = buffers.partial[thread];
-    const auto X_blk = X.middleRows(begin, end - begin);
-    weighted_log_prob(model, X_blk, ws);
-    normalize_log_prob(ws);
-    const Scalar* weight = weighted ? sample_weight.data() + begin : nullptr;
-    if (weighted) {
-      const auto w = sample_weight.segment(begin, end - begin).template cast<double>();
-      stats.log_likelihood_sum += ws.log_norm.template cast<double>().dot(w);
-      stats.weight_sum += w.sum();
-    } else {
-      stats.log_likelihood_sum += ws.log_norm.template cast<double>().sum();
-      stats.weight_sum += static_cast<double>(end - begin);
-    }
-    // weighted_log_prob() left the block transposed in ws.
-    accumulate_transposed(end - begin, ws.log_prob, weight, shift, stats, ws);
-  });
-
-  for (int t = 1; t < n_threads; ++t) buffers.partial[0].merge(buffers.partial[t]);
+  accumulate_pass(X, sample_weight, model.covariance_type(), model.means(), buffers,
+                  [&](Workspace<Scalar>& ws, const auto& X_blk, Index) {
+                    weighted_log_prob(model, X_blk, ws);  // leaves the block transposed in ws
+                    normalize_log_prob(ws);
+                    return true;
+                  });
   if (!std::isfinite(buffers.partial[0].log_likelihood_sum)) model.check_data(X, caller);
 }
 
@@ -101,6 +103,61 @@ template void expectation_step<double>(const Model<double>&, MatrixCRef<double>,
                                        PassBuffers<double>&);
 
 }  // namespace detail
+
+namespace {
+
+template <typename Scalar>
+void check_accumulator_input(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, MatrixCRef<Scalar> shift,
+                             Index n_resp_rows, const char* caller) {
+  detail::require_data<Scalar>(X, caller);
+  detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
+  detail::require(shift.rows() > 0 && shift.cols() == X.cols(), caller,
+                  "shift has shape " + detail::shape(shift.rows(), shift.cols()) + ", expected (n_components, " +
+                      std::to_string(X.cols()) + ")");
+  detail::require_finite(shift, caller, "shift");
+  detail::require(n_resp_rows == X.rows(), caller,
+                  "got responsibilities for " + std::to_string(n_resp_rows) + " rows, expected n_samples = " +
+                      std::to_string(X.rows()));
+}
+
+}  // namespace
+
+template <typename Scalar>
+SufficientStatistics statistics_from_responsibilities(MatrixCRef<Scalar> X, MatrixCRef<Scalar> resp,
+                                                      VectorCRef<Scalar> sample_weight, CovarianceType type,
+                                                      MatrixCRef<Scalar> shift) {
+  const char* caller = "statistics_from_responsibilities()";
+  check_accumulator_input<Scalar>(X, sample_weight, shift, resp.rows(), caller);
+  detail::require_shape(resp, X.rows(), shift.rows(), caller, "resp");
+  detail::require_finite(resp, caller, "resp");
+  detail::require((resp.array() >= Scalar(0)).all(), caller, "resp has negative entries");
+  detail::PassBuffers<Scalar> buffers;
+  detail::accumulate_pass<Scalar>(X, sample_weight, type, shift, buffers,
+                                  [&](detail::Workspace<Scalar>& ws, const auto& X_blk, Index begin) {
+                                    ws.log_prob = resp.middleRows(begin, X_blk.rows());
+                                    return false;
+                                  });
+  return std::move(buffers.partial[0]);
+}
+
+template <typename Scalar>
+SufficientStatistics statistics_from_labels(MatrixCRef<Scalar> X, const LabelVector& labels,
+                                            VectorCRef<Scalar> sample_weight, CovarianceType type,
+                                            MatrixCRef<Scalar> shift) {
+  const char* caller = "statistics_from_labels()";
+  check_accumulator_input<Scalar>(X, sample_weight, shift, labels.size(), caller);
+  const Index K = shift.rows();
+  detail::require((labels.array() >= 0).all() && (labels.array() < K).all(), caller,
+                  "labels must lie in [0, n_components = " + std::to_string(K) + ")");
+  detail::PassBuffers<Scalar> buffers;
+  detail::accumulate_pass<Scalar>(X, sample_weight, type, shift, buffers,
+                                  [&](detail::Workspace<Scalar>& ws, const auto& X_blk, Index begin) {
+                                    ws.log_prob.setZero(X_blk.rows(), K);
+                                    for (Index i = 0; i < X_blk.rows(); ++i) ws.log_prob(i, labels[begin + i]) = Scalar(1);
+                                    return false;
+                                  });
+  return std::move(buffers.partial[0]);
+}
 
 template <typename Scalar>
 SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<MatrixCRef<Scalar>> X,
@@ -114,6 +171,7 @@ template <typename Scalar>
 Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_covar) {
   const char* caller = "maximization_step()";
   detail::require(reg_covar >= 0.0 && std::isfinite(reg_covar), caller, "reg_covar must be finite and >= 0");
+  stats.check(caller);
   detail::require(stats.weight_sum > 0.0, caller, "the statistics hold no data");
   const Index K = stats.n_components(), D = stats.n_features();
   const CovarianceType type = stats.covariance_type;
@@ -180,6 +238,16 @@ Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_co
 
 template SufficientStatistics expectation_step<float>(const Model<float>&, MatrixCRef<float>, VectorCRef<float>);
 template SufficientStatistics expectation_step<double>(const Model<double>&, MatrixCRef<double>, VectorCRef<double>);
+template SufficientStatistics statistics_from_responsibilities<float>(MatrixCRef<float>, MatrixCRef<float>,
+                                                                       VectorCRef<float>, CovarianceType,
+                                                                       MatrixCRef<float>);
+template SufficientStatistics statistics_from_responsibilities<double>(MatrixCRef<double>, MatrixCRef<double>,
+                                                                        VectorCRef<double>, CovarianceType,
+                                                                        MatrixCRef<double>);
+template SufficientStatistics statistics_from_labels<float>(MatrixCRef<float>, const LabelVector&, VectorCRef<float>,
+                                                            CovarianceType, MatrixCRef<float>);
+template SufficientStatistics statistics_from_labels<double>(MatrixCRef<double>, const LabelVector&,
+                                                             VectorCRef<double>, CovarianceType, MatrixCRef<double>);
 template Model<float> maximization_step<float>(const SufficientStatistics&, double);
 template Model<double> maximization_step<double>(const SufficientStatistics&, double);
 

@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <string>
 
 #include "gaussmix/gaussmix.hpp"
@@ -46,6 +47,26 @@ auto call_core(Work&& work) -> decltype(work()) {
   } catch (const gaussmix::Interrupted&) {
     throw py::error_already_set();  // the GIL is held again here
   }
+}
+
+/// Statistics as a dict of plain arrays (picklable; what chunk and Dask sources pass around).
+py::dict statistics_to_dict(const gaussmix::SufficientStatistics& stats) {
+  return py::dict("covariance_type"_a = gaussmix::to_string(stats.covariance_type), "shift"_a = stats.shift,
+                  "resp_sum"_a = stats.resp_sum, "first"_a = stats.first, "second"_a = stats.second,
+                  "log_likelihood_sum"_a = stats.log_likelihood_sum, "weight_sum"_a = stats.weight_sum);
+}
+
+gaussmix::SufficientStatistics statistics_from_dict(const py::dict& d) {
+  gaussmix::SufficientStatistics stats;
+  stats.covariance_type = gaussmix::parse_covariance_type(d["covariance_type"].cast<std::string>());
+  stats.shift = d["shift"].cast<gaussmix::Matrix<double>>();
+  stats.resp_sum = d["resp_sum"].cast<gaussmix::Vector<double>>();
+  stats.first = d["first"].cast<gaussmix::Matrix<double>>();
+  stats.second = d["second"].cast<gaussmix::Matrix<double>>();
+  stats.log_likelihood_sum = d["log_likelihood_sum"].cast<double>();
+  stats.weight_sum = d["weight_sum"].cast<double>();
+  stats.check("statistics");
+  return stats;
 }
 
 template <typename Scalar>
@@ -112,6 +133,42 @@ gaussmix::FitOptions continue_options(const gaussmix::Model<Scalar>& start, doub
 }
 
 template <typename Scalar>
+py::dict model_to_dict(const gaussmix::Model<Scalar>& model) {
+  return py::dict("weights"_a = model.weights(), "means"_a = model.means(), "covariances"_a = model.covariances(),
+                  "precisions"_a = model.precisions(), "precisions_cholesky"_a = model.precisions_cholesky());
+}
+
+/// The driver over Python callables, converted to the core's function types: each call takes
+/// the GIL back, converts the model to arrays and the returned dict to statistics.
+template <typename Scalar>
+py::dict em_over_python(const py::function& statistics, const py::function& initial,
+                        const gaussmix::FitOptions& options, const py::object& start, double lower_bound) {
+  using Model = gaussmix::Model<Scalar>;
+  const std::string type = gaussmix::to_string(options.covariance_type);
+  gaussmix::SufficientStatistics held;
+  const gaussmix::StatisticsSource<Scalar> source = [&](const Model& model) -> const gaussmix::SufficientStatistics& {
+    py::gil_scoped_acquire acquire;
+    held = statistics_from_dict(
+        statistics(model.weights(), model.means(), model.precisions_cholesky()).template cast<py::dict>());
+    return held;
+  };
+  const auto to_model = [&](const py::handle& parameters) {
+    const auto t = parameters.cast<py::tuple>();
+    return make_model<Scalar>(type, t[0].cast<gaussmix::Vector<Scalar>>(), t[1].cast<gaussmix::Matrix<Scalar>>(),
+                              t[2].cast<gaussmix::Matrix<Scalar>>());
+  };
+  const gaussmix::InitialModel<Scalar> initial_model = [&](std::uint64_t seed) {
+    py::gil_scoped_acquire acquire;
+    return to_model(initial(seed));
+  };
+  if (start.is_none())
+    return fit_result_to_dict(call_core([&] { return gaussmix::em_fit<Scalar>(source, initial_model, options); }));
+  const Model first = to_model(start);
+  return fit_result_to_dict(
+      call_core([&] { return gaussmix::em_fit_from<Scalar>(source, first, options, lower_bound); }));
+}
+
+template <typename Scalar>
 void bind_scalar(py::module_& m) {
   // X is never converted: the Python layer passes C-contiguous float32 or float64, which picks
   // the overload; everything else may be converted to X's type.
@@ -148,6 +205,45 @@ void bind_scalar(py::module_& m) {
       X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
       py::arg("tol"), py::arg("reg_covar"), py::arg("max_iter"), py::arg("sample_weight"), py::arg("lower_bound"),
       "Continue EM from given parameters (warm start).");
+
+  m.def(
+      "expectation_step",
+      [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
+         MatrixRef<Scalar> precisions_cholesky, VectorRef<Scalar> sample_weight) {
+        return statistics_to_dict(call_core([&] {
+          return gaussmix::expectation_step(make_model<Scalar>(covariance_type, weights, means, precisions_cholesky), X,
+                                            sample_weight);
+        }));
+      },
+      X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"),
+      py::arg("sample_weight"), "Statistics of X under the posteriors of the model (dict of arrays).");
+
+  m.def(
+      "statistics_from_responsibilities",
+      [](MatrixRef<Scalar> X, MatrixRef<Scalar> resp, VectorRef<Scalar> sample_weight,
+         const std::string& covariance_type, MatrixRef<Scalar> shift) {
+        const auto type = gaussmix::parse_covariance_type(covariance_type);
+        return statistics_to_dict(call_core(
+            [&] { return gaussmix::statistics_from_responsibilities<Scalar>(X, resp, sample_weight, type, shift); }));
+      },
+      X, py::arg("resp"), py::arg("sample_weight"), py::arg("covariance_type"), py::arg("shift"));
+
+  m.def(
+      "statistics_from_labels",
+      [](MatrixRef<Scalar> X, const gaussmix::LabelVector& labels, VectorRef<Scalar> sample_weight,
+         const std::string& covariance_type, MatrixRef<Scalar> shift) {
+        const auto type = gaussmix::parse_covariance_type(covariance_type);
+        return statistics_to_dict(call_core(
+            [&] { return gaussmix::statistics_from_labels<Scalar>(X, labels, sample_weight, type, shift); }));
+      },
+      X, py::arg("labels"), py::arg("sample_weight"), py::arg("covariance_type"), py::arg("shift"));
+
+  m.def(
+      "kmeans_plusplus",
+      [](MatrixRef<Scalar> X, Index n_clusters, std::uint64_t seed, VectorRef<Scalar> sample_weight) {
+        return call_core([&] { return gaussmix::kmeans_plusplus<Scalar>(X, n_clusters, seed, sample_weight); });
+      },
+      X, py::arg("n_clusters"), py::arg("seed"), py::arg("sample_weight"), "Rows chosen by greedy k-means++.");
 
   def_model_method<Scalar>(m, "score_samples", &Model::score_samples);
   def_model_method<Scalar>(m, "weighted_log_prob", &Model::weighted_log_prob);
@@ -290,6 +386,44 @@ PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
   bind_models(m);
   bind_missing<double>(m);
   bind_missing<float>(m);
+
+  m.def(
+      "merge_statistics",
+      [](const py::dict& a, const py::dict& b) {
+        auto total = statistics_from_dict(a);
+        total.merge(statistics_from_dict(b));
+        return statistics_to_dict(total);
+      },
+      py::arg("a"), py::arg("b"), "The statistics of both chunks (their shifts must be equal).");
+  m.def(
+      "recentred_statistics",
+      [](const py::dict& stats, const gaussmix::Matrix<double>& shift) {
+        return statistics_to_dict(statistics_from_dict(stats).recentred(shift));
+      },
+      py::arg("stats"), py::arg("shift"));
+  m.def(
+      "maximization_step",
+      [](const py::dict& stats, double reg_covar, const std::string& dtype) {
+        const auto parsed = statistics_from_dict(stats);
+        if (dtype == "float32") return model_to_dict(call_core([&] { return gaussmix::maximization_step<float>(parsed, reg_covar); }));
+        return model_to_dict(call_core([&] { return gaussmix::maximization_step<double>(parsed, reg_covar); }));
+      },
+      py::arg("stats"), py::arg("reg_covar"), py::arg("dtype"), "Parameters from statistics (dict of arrays).");
+  m.def(
+      "em_fit",
+      [](const std::string& dtype, py::function statistics, py::function initial, Index n_components,
+         const std::string& covariance_type, double tol, double reg_covar, int max_iter, int n_init,
+         std::uint64_t seed, py::object start, double lower_bound) {
+        const auto options =
+            fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, "kmeans", seed);
+        if (dtype == "float32") return em_over_python<float>(statistics, initial, options, start, lower_bound);
+        return em_over_python<double>(statistics, initial, options, start, lower_bound);
+      },
+      py::arg("dtype"), py::arg("statistics"), py::arg("initial"), py::arg("n_components"), py::arg("covariance_type"),
+      py::arg("tol"), py::arg("reg_covar"), py::arg("max_iter"), py::arg("n_init"), py::arg("seed"),
+      py::arg("start") = py::none(), py::arg("lower_bound") = -std::numeric_limits<double>::infinity(),
+      "The core's EM driver over a Python source of statistics: statistics(weights, means, "
+      "precisions_cholesky) -> dict and initial(seed) -> (weights, means, precisions_cholesky).");
 
   m.def("n_parameters", [](const std::string& covariance_type, Index n_components, Index n_features) {
     return gaussmix::n_parameters(gaussmix::parse_covariance_type(covariance_type), n_components, n_features);

@@ -3,6 +3,7 @@
 from ._dispatch import core as _core, instruction_set as _instruction_set
 from ._conditioning import ConditionalMixtures
 from ._estimator import GaussianMixture
+from ._sources import Chunks
 from ._models import from_sklearn, load
 from .legacy import GMM
 from .regression import GaussianMixtureRegressor
@@ -28,6 +29,7 @@ def show_config():
 
 
 __all__ = [
+    "Chunks",
     "AutoGaussianMixture",
     "ConditionalMixtures",
     "GMM",

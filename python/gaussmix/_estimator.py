@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _missing
+from . import _sources
 from ._dispatch import core as _gmm
 from ._layout import as_core, parameter_shape
 
@@ -110,6 +111,25 @@ def _check_sample_size(n_samples, n_features, itemsize):
         )
 
 
+def _scaled_statistics(stats, factor):
+    """Statistics times a constant (every sum scales; the shift does not)."""
+    return _combined_statistics(stats, factor, None, 0.0)
+
+
+def _combined_statistics(a, alpha, b, beta):
+    """alpha a + beta b for statistics about the same shift (b may be None)."""
+    out = dict(a)
+    for name in ("resp_sum", "first", "second", "log_likelihood_sum", "weight_sum"):
+        out[name] = alpha * a[name] + (beta * b[name] if b is not None else 0.0)
+    return out
+
+
+def _is_dask(X):
+    from ._dask import is_dask_collection
+
+    return is_dask_collection(X)
+
+
 def _check_int_range(name, value, low, high):
     """The core takes C ints: a clear message instead of a binding's argument error."""
     if not low <= value <= high:
@@ -170,6 +190,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         are identical to 'error'. This is an input policy, read at each call, so a model
         fitted on complete data can score incomplete data after ``set_params``.
         ``impute`` accepts NaN under either setting.
+    learning_decay : float in (0.5, 1], default=0.7
+        ``partial_fit`` only: the step size of batch t is ``(t + learning_offset) ** -learning_decay``
+        (scikit-learn's online LDA names); (0.5, 1] is the range in which stepwise EM converges.
+    learning_offset : float >= 0, default=10.0
+        ``partial_fit`` only: damps the steps of the first batches.
+
+    Data that do not fit in memory
+    ------------------------------
+    ``fit``, ``predict``, ``predict_proba``, ``score_samples`` and ``score`` also accept a NumPy
+    ``memmap``, a ``dask.array`` (or Dask DataFrame) and :class:`gaussmix.Chunks`. EM then makes
+    one pass over the chunks per iteration with the same driver as the in-memory fit, so from the
+    same initial parameters the result equals it to rounding; the start comes from a bounded
+    sample of the rows (k-means on at most 100 000 rows, then one pass assigning every row to its
+    nearest center). On Dask input the inference methods return lazy Dask arrays.
 
     Attributes
     ----------
@@ -208,6 +242,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "missing": [StrOptions(set(_missing.MISSING_OPTIONS))],
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
     }
 
     def __init__(
@@ -228,6 +264,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose=0,
         verbose_interval=10,
         missing="error",
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -244,6 +282,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.missing = missing
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ------------------------------------------------------------------ fitting
 
@@ -252,10 +292,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), numpy.memmap, dask.array or Chunks
+            In memory, or out of core (see "Data that do not fit in memory" above).
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; an integer weight equals repeating the sample.
+            Non-negative weights; an integer weight equals repeating the sample. A Dask array
+            for a Dask X (rechunked like X's rows); inside the chunks for :class:`Chunks`.
 
         Returns
         -------
@@ -266,7 +308,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each sample, shape (n_samples,)."""
-        return self._call("predict", self._fit(X, sample_weight))
+        validated = self._fit(X, sample_weight)
+        return self.predict(X) if validated is None else self._call("predict", validated)
 
     def _fit(self, X, sample_weight):
         """Runs EM and sets the fitted attributes; returns the validated X.
@@ -285,6 +328,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._validate_params()
         _check_int_range("max_iter", self.max_iter, 0, _INT_MAX)
         _check_int_range("n_init", self.n_init, 1, _INT_MAX)
+        self.__dict__.pop("_online", None)  # partial_fit continues from this fit, afresh
+        source = _sources.as_source(X, sample_weight)
+        if source is not None:
+            if _missing.marginalizes(self):
+                raise ValueError("missing='marginalize' takes in-memory arrays; memmap, Dask and Chunks "
+                                 "sources need complete data")
+            self._fit_source(source)
+            return None
         X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C",
                           **_missing.validation(self))
         n_samples, n_features = X.shape
@@ -327,6 +378,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 means_init=means_init,
                 precisions_init=precisions_init,
             )
+        self._finish_fit(result, n_features)
+        return X
+
+    def _finish_fit(self, result, n_features):
         self._set_fitted_parameters(result, n_features)
         self._report(result)
         if not self.converged_ and self.max_iter > 0:
@@ -335,7 +390,122 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        return X
+
+    def _fit_source(self, source):
+        """EM over a memmap, Chunks or a Dask array: the core's driver calls back for each pass."""
+        source.scan()
+        n_samples, n_features, dtype = source.n_samples, source.n_features, np.dtype(source.dtype)
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got "
+                f"n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        start, lower_bound = None, -np.inf
+        if self.warm_start and hasattr(self, "converged_"):
+            self._check_warm_start(n_features)
+            start = self._fitted_parameters(dtype)[1:]
+            lower_bound = float(self.lower_bound_)
+        given = self._initial_parameters(n_features, dtype)
+        covariance_type = self.covariance_type
+
+        def statistics(weights, means, precisions_cholesky):
+            return source.fold(_sources.expectation_statistics, (covariance_type, weights, means, precisions_cholesky))
+
+        def initial(seed):
+            return _sources.initial_model(source, self, seed, given)
+
+        result = _gmm.em_fit(
+            dtype.name, statistics, initial, n_components=int(self.n_components), covariance_type=covariance_type,
+            tol=float(self.tol), reg_covar=float(self.reg_covar), max_iter=int(self.max_iter),
+            n_init=int(self.n_init), seed=_random_seed(self.random_state), start=start, lower_bound=lower_bound,
+        )
+        self.n_features_in_ = n_features
+        self.__dict__.pop("feature_names_in_", None)
+        self._finish_fit(result, n_features)
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of online (stepwise) EM on a batch of a stream.
+
+        Keeps exponentially weighted mean statistics s: batch t's statistics under the current
+        model, ŝ_t, enter as ``s = (1 - eta_t) s + eta_t ŝ_t`` with
+        ``eta_t = (t + learning_offset) ** -learning_decay``, then one M-step. The first call
+        (on an unfitted estimator) starts from its batch with ``init_params`` and needs at
+        least ``n_components`` rows; on a fitted estimator it continues from the fit. Memory
+        is one batch plus O(n_components n_features^2). Prefer the exact out-of-core ``fit``
+        (a memmap, Chunks or Dask) when the data can be read repeatedly; ``partial_fit`` is
+        for data seen once, or drifting.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gaussmix import GaussianMixture
+        >>> rng = np.random.RandomState(0)
+        >>> gm = GaussianMixture(2, random_state=0)
+        >>> for _ in range(20):
+        ...     gm = gm.partial_fit(np.r_[rng.randn(50, 1), rng.randn(50, 1) + 8])
+        >>> np.sort(gm.means_[:, 0]).round()
+        array([0., 8.])
+        """
+        state = dict(self.__dict__)
+        try:
+            self._partial_fit(X, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+        return self
+
+    def _partial_fit(self, X, sample_weight):
+        first = not hasattr(self, "converged_")
+        if first:
+            self._validate_params()
+            X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), order="C")
+            if X.shape[0] < self.n_components:
+                raise ValueError(
+                    f"partial_fit(): the first batch must have at least n_components = {self.n_components} "
+                    f"rows to start from, got {X.shape[0]}"
+                )
+        else:
+            self._validate_params()
+            X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C")
+            if "_online" not in self.__dict__:
+                self._check_warm_start(X.shape[1])
+        weight = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        if first:
+            weights_init, means_init, precisions_init = self._initial_parameters(X.shape[1], X.dtype)
+            start = _gmm.fit(
+                X, n_components=int(self.n_components), covariance_type=self.covariance_type, tol=0.0,
+                reg_covar=float(self.reg_covar), max_iter=0, n_init=1, init_params=self.init_params,
+                seed=_random_seed(self.random_state), sample_weight=weight, weights_init=weights_init,
+                means_init=means_init, precisions_init=precisions_init)
+            self._set_fitted_parameters(start, X.shape[1])
+        online = self.__dict__.get("_online")
+        dtype = np.asarray(self.means_).dtype
+        X = np.ascontiguousarray(X, dtype=dtype)
+        batch = _gmm.expectation_step(X, *self._fitted_parameters(dtype), weight.astype(dtype))
+        batch = _scaled_statistics(batch, 1.0 / batch["weight_sum"])
+        if online is None:
+            statistics, t = batch, 1
+        else:
+            t = online["t"] + 1
+            eta = (t + self.learning_offset) ** -self.learning_decay
+            previous = _gmm.recentred_statistics(online["statistics"], batch["shift"])
+            statistics = _combined_statistics(previous, 1.0 - eta, batch, eta)
+        model = _gmm.maximization_step(statistics, float(self.reg_covar), dtype.name)
+        mean_log_likelihood = batch["log_likelihood_sum"] / batch["weight_sum"]
+        self._set_fitted_parameters(dict(model, converged=False, n_iter=t, lower_bound=mean_log_likelihood,
+                                         lower_bounds=[mean_log_likelihood]), X.shape[1])
+        self._online = {"statistics": statistics, "t": t}
 
     def _check_warm_start(self, n_features):
         """A warm start continues the previous fit, so the problem must be the same one."""
@@ -443,23 +613,65 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         name = f"{function}_missing" if _missing.marginalizes(self) else function
         return getattr(_gmm, name)(X, *self._fitted_parameters(X.dtype), *extra)
 
+    def _out_of_core(self, X, function, out_dtype=None, n_columns=None):
+        """function over the chunks of a memmap, Chunks or Dask X (lazy for Dask); None otherwise."""
+        if not isinstance(X, (np.memmap, _sources.Chunks)) and not _is_dask(X):
+            return None
+        check_is_fitted(self)
+        n_features = np.asarray(self.means_).shape[1]
+        dtype = np.asarray(self.means_).dtype
+        parameters = self._fitted_parameters(dtype)
+
+        def call(block):
+            if block.shape[1] != n_features:
+                raise ValueError(f"X has {block.shape[1]} features, but GaussianMixture is expecting "
+                                 f"{n_features} features as input")
+            return getattr(_gmm, function)(np.ascontiguousarray(block, dtype=dtype), *parameters)
+
+        if _is_dask(X):
+            from ._dask import map_blocks
+
+            return map_blocks(X, call, dtype, n_features, out_dtype, n_columns)
+        source = _sources.as_source(X)
+        source.n_features, source.dtype = n_features, dtype.type
+        return source.map(call)
+
     def score_samples(self, X):
-        """Log-density of each sample, shape (n_samples,)."""
-        return self._call("score_samples", self._validated(X))
+        """Log-density of each sample, shape (n_samples,) (a lazy Dask array for Dask input)."""
+        out = self._out_of_core(X, "score_samples", np.asarray(self.means_).dtype if hasattr(self, "means_") else None)
+        return self._call("score_samples", self._validated(X)) if out is None else out
 
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of X, weighted by ``sample_weight`` when given."""
+        if isinstance(X, (np.memmap, _sources.Chunks)) or _is_dask(X):
+            check_is_fitted(self)
+            if _is_dask(X):
+                from ._dask import weighted_sum
+
+                total, mass = weighted_sum(X, lambda b: self.score_samples(b), np.asarray(self.means_).dtype,
+                                           sample_weight)
+            else:
+                source = _sources.as_source(X, sample_weight)
+                source.n_features = np.asarray(self.means_).shape[1]
+                source.dtype = np.asarray(self.means_).dtype.type
+                total, mass = source.weighted_sum(lambda b: self._call("score_samples", b))
+            if not mass > 0:
+                raise ValueError("sample_weight must not sum to zero")
+            return total / mass
         X = self._validated(X)
         weight = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
         return float(self._call("score", X, weight))
 
     def predict(self, X):
-        """Most probable component of each sample, shape (n_samples,)."""
-        return self._call("predict", self._validated(X))
+        """Most probable component of each sample, shape (n_samples,) (lazy for Dask input)."""
+        out = self._out_of_core(X, "predict", np.int64)
+        return self._call("predict", self._validated(X)) if out is None else out
 
     def predict_proba(self, X):
-        """Posterior probability of each component, shape (n_samples, n_components)."""
-        return self._call("predict_proba", self._validated(X))
+        """Posterior probability of each component, shape (n_samples, n_components) (lazy for Dask)."""
+        out = self._out_of_core(X, "predict_proba", np.asarray(self.means_).dtype if hasattr(self, "means_") else None,
+                                n_columns=np.asarray(self.means_).shape[0] if hasattr(self, "means_") else None)
+        return self._call("predict_proba", self._validated(X)) if out is None else out
 
     def impute(self, X, sample=False, random_state=None):
         """Fill the NaN entries of X from the fitted mixture (whatever ``missing`` is).

@@ -47,11 +47,62 @@ int main() {
       CHECK((next.means().row(k) - mean).norm() <= 1e-9 * mean.norm());
     }
     CHECK_CLOSE(next.weights().sum(), 1.0, 1e-12);
+
+    // The accumulator fed the posteriors gives the E-step's sums; fed labels, sums per label.
+    const SufficientStatistics from_resp =
+        statistics_from_responsibilities<double>(X, resp, weight, type, model.means());
+    CHECK((from_resp.second - stats.second).norm() <= 1e-9 * stats.second.norm());
+    CHECK((from_resp.resp_sum - stats.resp_sum).norm() <= 1e-9 * stats.resp_sum.norm());
+    const LabelVector labels = model.predict(X);
+    const SufficientStatistics hard = statistics_from_labels<double>(X, labels, weight, type, model.means());
+    for (Index k = 0; k < K; ++k) {
+      double n = 0.0;
+      Eigen::RowVectorXd first = Eigen::RowVectorXd::Zero(D);
+      for (Index i = 0; i < X.rows(); ++i)
+        if (labels[i] == k) n += weight[i], first += weight[i] * (X.row(i) - model.means().row(k));
+      CHECK_CLOSE(hard.resp_sum[k], n, 1e-12);
+      CHECK((hard.first.row(k) - first).norm() <= 1e-9 * (1.0 + first.norm()));
+    }
+
+    // Recentred statistics equal those accumulated about the new shift directly.
+    const Matrix<double> moved = model.means().array() + 0.75;
+    const SufficientStatistics direct = statistics_from_responsibilities<double>(X, resp, weight, type, moved);
+    const SufficientStatistics recentred = stats.recentred(moved);
+    CHECK((recentred.first - direct.first).norm() <= 1e-9 * direct.first.norm());
+    CHECK((recentred.second - direct.second).norm() <= 1e-9 * direct.second.norm());
+    CHECK_THROWS(InvalidArgument, stats.recentred(Matrix<double>::Zero(2, 2)));
+
+    // The EM driver over a source of statistics equals fit() from the same start.
+    FitOptions options;
+    options.n_components = K;
+    options.covariance_type = type;
+    options.tol = 1e-10;
+    options.max_iter = 30;
+    SufficientStatistics held;
+    int calls = 0;
+    const StatisticsSource<double> halves = [&](const Model<double>& m) -> const SufficientStatistics& {
+      ++calls;
+      held = expectation_step(m, X.topRows(1234), weight.head(1234));
+      held.merge(expectation_step(m, X.bottomRows(X.rows() - 1234), weight.tail(X.rows() - 1234)));
+      return held;
+    };
+    const FitResult<double> driven = em_fit<double>(halves, [&](std::uint64_t) { return model; }, options);
+    const FitResult<double> direct_fit = fit_from<double>(model, X, options, weight);
+    CHECK(driven.n_iter == direct_fit.n_iter && calls == driven.n_iter);
+    CHECK((driven.model.means() - direct_fit.model.means()).norm() <= 1e-10 * direct_fit.model.means().norm());
+    CHECK_CLOSE(driven.lower_bound, direct_fit.lower_bound, 1e-10);
   }
   // Statistics about different shifts refuse to merge.
   const auto a = expectation_step(testdata::three_blobs(), testdata::three_blobs().sample(10, 1).X);
   SufficientStatistics b = a;
   b.shift(0, 0) += 1.0;
   CHECK_THROWS(InvalidArgument, b.merge(a));
+  // Labels outside [0, K) and negative responsibilities are refused.
+  const Matrix<double> Xs = testdata::three_blobs().sample(10, 1).X;
+  const Matrix<double> centers = testdata::three_blobs().means();
+  CHECK_THROWS(InvalidArgument, statistics_from_labels<double>(Xs, LabelVector::Constant(10, 3), Vector<double>(),
+                                                                CovarianceType::full, centers));
+  CHECK_THROWS(InvalidArgument, statistics_from_responsibilities<double>(Xs, -Matrix<double>::Ones(10, 3),
+                                                                          Vector<double>(), CovarianceType::full, centers));
   return check::finish("test_statistics");
 }

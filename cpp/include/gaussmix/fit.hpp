@@ -1,9 +1,17 @@
 #pragma once
 /// @file fit.hpp
 /// Expectation-maximisation with restarts, and the k-means used to initialise it.
+///
+/// One EM driver, em_fit(), iterates model -> statistics -> model over a *source* of statistics
+/// and owns the convergence rule, the lower-bound history and the restarts. fit() is em_fit()
+/// over X in memory (an OpenMP E-step); the Python package runs the same driver over chunks of
+/// a file and over the blocks of a Dask array.
 
+#include <functional>
 #include <limits>
 #include <vector>
+
+#include "gaussmix/statistics.hpp"
 
 #include "gaussmix/model.hpp"
 #include "gaussmix/options.hpp"
@@ -55,6 +63,30 @@ FitResult<Scalar> fit_from(const Model<Scalar>& start, NoDeduce<MatrixCRef<Scala
                            const FitOptions& options,
                            NoDeduce<VectorCRef<Scalar>> sample_weight = Vector<Scalar>(),
                            double initial_lower_bound = -std::numeric_limits<double>::infinity());
+
+/// One E-step over all the data under `model`: statistics about the model's means, with
+/// log_likelihood_sum and weight_sum filled. The reference must stay valid until the next call.
+template <typename Scalar>
+using StatisticsSource = std::function<const SufficientStatistics&(const Model<Scalar>&)>;
+/// The starting model of restart i, given the seed derive_seed(options.seed, i).
+template <typename Scalar>
+using InitialModel = std::function<Model<Scalar>(std::uint64_t seed)>;
+
+/// The EM driver: options.n_init restarts from initial_model(seed_i), each iterated
+/// (E-step by `source`, M-step with options.reg_covar) until the mean log-likelihood changes by
+/// less than options.tol or options.max_iter is reached; keeps the best. options.init is unused
+/// (initial_model decides) and options.n_components must match the models.
+/// @throws InvalidArgument for bad options or statistics that do not fit the model;
+/// NumericalError when the lower bound becomes NaN or a covariance cannot be factorised.
+template <typename Scalar>
+FitResult<Scalar> em_fit(const StatisticsSource<Scalar>& source, const InitialModel<Scalar>& initial_model,
+                         const FitOptions& options);
+
+/// One EM run of the driver from `start`, convergence measured against initial_lower_bound.
+template <typename Scalar>
+FitResult<Scalar> em_fit_from(const StatisticsSource<Scalar>& source, const Model<Scalar>& start,
+                              const FitOptions& options,
+                              double initial_lower_bound = -std::numeric_limits<double>::infinity());
 
 template <typename Scalar>
 struct KMeansResult {
