@@ -44,14 +44,17 @@ def main():
             counts[result["outcome"]] += 1
             if result["outcome"] not in ("ok", "error", "unsupported"):
                 findings.append({"case": case, **result})
-                print(f"  {library} case {index}: {result['outcome']}: {result['detail']} {json.dumps(case)}",
-                      flush=True)
+                if all("(far)" in problem for problem in result["detail"].split("; ")):
+                    counts["bad on far points only"] += 1
+                if library == "gaussmix" or len(findings) <= 10:  # the peers' findings are expected
+                    print(f"  {library} case {index}: {result['outcome']}: {result['detail']} {json.dumps(case)}",
+                          flush=True)
             if index % 2000 == 0:
                 print(f"  {library}: {index} cases, " + ", ".join(f"{o} {counts[o]}" for o in OUTCOMES if counts[o]),
                       flush=True)
         supervisor.close()
         report["libraries"][library] = {
-            "counts": {outcome: counts[outcome] for outcome in OUTCOMES},
+            "counts": {outcome: counts[outcome] for outcome in OUTCOMES + ("bad on far points only",)},
             "seconds": time.perf_counter() - start,
             "findings": findings[:200],
         }
@@ -64,12 +67,13 @@ def main():
         json.dump(report, handle, indent=1)
     print("wrote", path)
     print()
-    print("| library | cases | ok | clean error | bad (NaN/inf) | unclean | crash | hang | unsupported |")
+    print("| library | cases | ok | clean error | bad: NaN/inf (far points only) | unclean | crash | hang | "
+          "unsupported |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for library, entry in report["libraries"].items():
         c = entry["counts"]
-        print(f"| {library} | {args.cases} | {c['ok']} | {c['error']} | {c['bad']} | {c['unclean']} | "
-              f"{c['crash']} | {c['hang']} | {c['unsupported']} |")
+        print(f"| {library} | {args.cases} | {c['ok']} | {c['error']} | {c['bad']} ({c['bad on far points only']}) | "
+              f"{c['unclean']} | {c['crash']} | {c['hang']} | {c['unsupported']} |")
 
 
 if __name__ == "__main__":
