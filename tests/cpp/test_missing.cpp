@@ -48,7 +48,8 @@ SufficientStatistics naive_statistics(const Model<double>& model, const Matrix<d
       for (std::size_t b = 0; b < o.size(); ++b) filled[k][o[b]] = X(i, o[b]);
       const Eigen::VectorXd cond_mean = S_mo * solved;
       conditional[k] = Eigen::MatrixXd::Zero(D, D);
-      const Eigen::MatrixXd cond_cov = S_mm - S_mo * lu.solve(S_mo.transpose());
+      // Eigen's solve with an empty right-hand side binds a null reference (UBSan says so).
+      const Eigen::MatrixXd cond_cov = m.empty() ? S_mm : Eigen::MatrixXd(S_mm - S_mo * lu.solve(S_mo.transpose()));
       for (std::size_t a = 0; a < m.size(); ++a) {
         filled[k][m[a]] += cond_mean[a];
         for (std::size_t b = 0; b < m.size(); ++b) conditional[k](m[a], m[b]) = cond_cov(a, b);
