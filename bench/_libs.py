@@ -156,6 +156,16 @@ class Gaussmix(_SklearnLike):
 
         return GaussianMixture
 
+    def sweep(self, X, ns, seed=0):
+        """The handbook's sweep as gaussmix writes it: ``gaussmix.sweep`` (one validation of
+        X, one pass per fit for AIC and BIC, small fits run concurrently)."""
+        from gaussmix import sweep
+
+        return [float(a) for a in sweep(X, ns, covariance_type="full", random_state=seed).table["aic"]]
+
+    def sweep_loop(self, X, ns, seed=0):
+        return _SklearnLike.sweep(self, X, ns, seed)
+
     def version(self):
         import gaussmix
 

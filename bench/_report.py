@@ -7,7 +7,8 @@ MiB = 2**20
 # Issue 3's acceptance targets, checked (never asserted) on full-size runs.
 PEAK_TARGETS = {("W3", "float64"): 0.40, ("W2", "float64"): 0.25, ("W3", "float32"): 0.35}
 SPEEDUP_TARGETS = {"W1": 20.0, "W2": 8.0, "W3": 3.5, "W4": 10.0}
-SWEEP_TARGET = 8.0
+SWEEP_TARGET = 15.0  # issue 10
+E2E_TARGET = 10.0  # issue 10: default fits, W1-W4
 SCALING_TARGET = {"W2": 1.8, "W3": 1.8}
 # A measurement during which other processes used more than this many CPUs on average
 # is marked as taken on a busy machine.
@@ -122,7 +123,8 @@ def summarize(doc):
                    "seconds": e["seconds"], "runs": len(e["runs"]), "busy": _busy(r),
                    "speedup": (sk_e2e_best["e2e"]["seconds"] / e["seconds"]
                                if sk_e2e_best and e["seconds"] > 0 else None)}
-            for k in ("n_iter", "converged", "loglik", "best_n", "best_aic"):
+            for k in ("n_iter", "converged", "loglik", "loglik_std", "seeds", "init_seconds", "best_n",
+                      "best_aic", "loop_seconds", "loop_best_n"):
                 if e.get(k) is not None:
                     row[k] = e[k]
             if r["lib"] == "sklearn":
@@ -164,6 +166,17 @@ def _targets(doc, s):
         if r["lib"] == "gaussmix" and r.get("best_n") is not None and r.get("speedup"):
             t.append(("W5 sweep end-to-end speed-up", f"≥ {SWEEP_TARGET:g}×",
                       _fmt_x(r["speedup"]), r["speedup"] >= SWEEP_TARGET))
+    sk_e2e = {r["workload"]: r for r in s["end_to_end"] if r["lib"] == "sklearn" and r.get("sklearn_best")}
+    for r in s["end_to_end"]:
+        sk = sk_e2e.get(r["workload"])
+        if r["lib"] != "gaussmix" or r["dtype"] != "float64" or r.get("best_n") is not None or not sk:
+            continue
+        if r.get("speedup"):
+            t.append((f"{r['workload']} end to end vs scikit-learn (issue 10)", f"≥ {E2E_TARGET:g}×",
+                      _fmt_x(r["speedup"]), r["speedup"] >= E2E_TARGET))
+        if r.get("loglik") is not None and sk.get("loglik") is not None:
+            t.append((f"{r['workload']} mean final log-likelihood, {r.get('seeds')} seeds",
+                      f"≥ scikit-learn's {sk['loglik']:.5f}", f"{r['loglik']:.5f}", r["loglik"] >= sk["loglik"]))
     for wn in sorted({r["workload"] for r in it}):
         g = [r for r in it if r["workload"] == wn and r["lib"] == "gaussmix"]
         peers = [r for r in it if r["workload"] == wn and r["lib"] in ("mlpack", "gmmx")]
@@ -302,9 +315,14 @@ def markdown(doc):
                  "scikit-learn runs W1–W4 at its faster per-iteration thread count and the "
                  "W5 sweep at both.")
         L.append("")
-        L.append("| workload | library | dtype | thr | seconds | speed-up | iterations "
-                 "| log-lik / best n by AIC |")
-        L.append("|---|---|---|--:|--:|--:|--:|--:|")
+        L.append("W1–W4: one default fit per seed (seeds 0, 1, ...); seconds are the median over "
+                 "seeds, log-lik the mean final log-likelihood (± its spread) over the same seeds, "
+                 "init the median time of the start alone (`max_iter=0`). W5 gaussmix: "
+                 "`gaussmix.sweep`, and in brackets the handbook's plain loop of fit + aic.")
+        L.append("")
+        L.append("| workload | library | dtype | thr | seconds | speed-up | init | iterations "
+                 "| log-lik (mean ± sd) / best n by AIC |")
+        L.append("|---|---|---|--:|--:|--:|--:|--:|--:|")
         rows = sorted(s["end_to_end"], key=lambda r: (r["workload"], order.get(r["lib"], 9),
                                                      r["dtype"] != "float64", -r["threads"]))
         for r in rows:
@@ -313,9 +331,15 @@ def markdown(doc):
                 f"{r['n_iter']}" + ("" if r.get("converged", True) else " (not converged)"))
             last = (f"n = {r['best_n']}" if r.get("best_n") is not None
                     else f"{r['loglik']:.6f}" if r.get("loglik") is not None else "–")
+            if r.get("loglik_std") is not None and r.get("best_n") is None:
+                last += f" ± {r['loglik_std']:.4f} ({r.get('seeds')} seeds)"
+            seconds = _fmt_s(r["seconds"]) + (" †" if r.get("busy") else "")
+            if r.get("loop_seconds") is not None:
+                seconds += f" (loop {_fmt_s(r['loop_seconds'])}, n = {r.get('loop_best_n')})"
+            init = (f"{_fmt_s(r['init_seconds'])} ({100 * r['init_seconds'] / r['seconds']:.0f}%)"
+                    if r.get("init_seconds") is not None and r["seconds"] else "–")
             L.append(f"| {r['workload']} | {lib} | {r['dtype']} | {r['threads']} | "
-                     f"{_fmt_s(r['seconds'])}{' †' if r.get('busy') else ''} | "
-                     f"{_fmt_x(r.get('speedup'))} | {its} | {last} |")
+                     f"{seconds} | {_fmt_x(r.get('speedup'))} | {init} | {its} | {last} |")
         L.append("")
 
     if s["targets"]:

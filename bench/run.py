@@ -171,6 +171,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None,
                     help="timed runs per measurement after a warm-up (median reported; "
                          "default 3, 2 with --quick)")
+    ap.add_argument("--seeds", type=int, default=None,
+                    help="end to end: one default fit per seed 0..SEEDS-1, median time and mean "
+                         "final log-likelihood (default 3, 2 with --quick)")
     ap.add_argument("--budget", type=float, default=None,
                     help="seconds after which a measurement stops repeating (>= 1 run; "
                          "default 60, 5 with --quick)")
@@ -196,6 +199,7 @@ def main(argv=None):
         return 0
 
     repeats = args.repeats or (2 if args.quick else 3)
+    seeds = args.seeds or (2 if args.quick else 3)
     budget = args.budget if args.budget is not None else (5.0 if args.quick else 60.0)
     timeout = args.timeout or (300.0 if args.quick else 1200.0)
     all_w = _workloads.workloads(quick=args.quick)
@@ -262,7 +266,7 @@ def main(argv=None):
                          else args.threads)
                 task = {"lib": lib, "mode": mode, "threads": t, "dtype": dtype,
                         "workload": {**w.__dict__}, "xpath": xpath, "ipath": ipath,
-                        "iters": w.iters, "repeats": repeats, "budget": budget}
+                        "iters": w.iters, "repeats": repeats, "budget": budget, "seeds": seeds}
                 # gmmx can hang (see _libs.Gmmx): a shorter leash for it
                 limit = min(timeout, 120.0 if args.quick else 400.0) if lib == "gmmx" else timeout
                 results.append(run_child(task, scratch, limit, log))

@@ -34,6 +34,9 @@ void check_options(const FitOptions& options, Index n_samples, const char* calle
                   "reg_covar must be finite and >= 0");
   detail::require(options.max_iter >= 0, caller, "max_iter must be >= 0");
   detail::require(options.n_init >= 1, caller, "n_init must be >= 1");
+  detail::require(options.kmeans_sample_size >= 0 || options.kmeans_sample_size == FitOptions::kAutomaticSample,
+                  caller, "kmeans_sample_size must be >= 0 (0: all rows) or automatic, got " +
+                              std::to_string(options.kmeans_sample_size));
 }
 
 /// What one fit works with: X's summary, and the weights scaled to mean one (so that no result
@@ -127,7 +130,10 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
   if (!all_given) {
     switch (options.init) {
       case InitMethod::kmeans: {
-        const KMeansResult<Scalar> km = detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary);
+        const Index sample = options.kmeans_sample_size == FitOptions::kAutomaticSample
+                                 ? automatic_kmeans_sample(n, K)
+                                 : options.kmeans_sample_size;
+        const KMeansResult<Scalar> km = detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary, sample);
         derived = maximization_step<Scalar>(
             statistics_from_labels<Scalar>(X, km.labels, sample_weight, type, km.centers), options.reg_covar);
         break;

@@ -179,17 +179,13 @@ std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters,
   return chosen;
 }
 
-/// Lloyd's iterations from a k-means++ seeding, in coordinates about summary.mean.
+/// Lloyd's iterations from `centers` (about summary.mean), at most max_iter of them; with
+/// max_iter = 0 only the assignment of every row to its nearest given center.
 template <typename Scalar>
-KMeansResult<Scalar> kmeans_about(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
-                                  const Vector<double>& weight, int max_iter, double tol,
-                                  const detail::DataSummary& summary) {
+KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> centers, const Vector<double>& weight,
+                                 int max_iter, double tol, const detail::DataSummary& summary) {
   const Eigen::RowVectorXd& shift = summary.mean;
-  const std::vector<Index> seeds = plusplus_about<Scalar>(X, n_clusters, seed, weight, shift);
-  const Index n = X.rows(), D = X.cols(), K = n_clusters;
-
-  Matrix<double> centers(K, D);  // about the shift
-  for (Index k = 0; k < K; ++k) centers.row(k) = X.row(seeds[k]).template cast<double>() - shift;
+  const Index n = X.rows(), D = X.cols(), K = centers.rows();
 
   // scikit-learn's tolerance: tol times the mean variance of the features.
   const double tolerance = tol * summary.variance.mean();
@@ -299,6 +295,28 @@ KMeansResult<Scalar> kmeans_about(const MatrixCRef<Scalar>& X, Index n_clusters,
   return result;
 }
 
+/// Lloyd's iterations from a k-means++ seeding, in coordinates about summary.mean.
+template <typename Scalar>
+KMeansResult<Scalar> kmeans_about(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
+                                  const Vector<double>& weight, int max_iter, double tol,
+                                  const detail::DataSummary& summary) {
+  const std::vector<Index> seeds = plusplus_about<Scalar>(X, n_clusters, seed, weight, summary.mean);
+  Matrix<double> centers(n_clusters, X.cols());
+  for (Index k = 0; k < n_clusters; ++k) centers.row(k) = X.row(seeds[k]).template cast<double>() - summary.mean;
+  return lloyd_about<Scalar>(X, std::move(centers), weight, max_iter, tol, summary);
+}
+
+/// `m` of the positions 0..n-1, uniformly without replacement, in increasing order (Knuth's
+/// selection sampling: one pass, no index array of size n).
+std::vector<Index> uniform_sample(Index n, Index m, detail::Random& rng) {
+  std::vector<Index> rows;
+  rows.reserve(static_cast<std::size_t>(m));
+  for (Index i = 0; i < n && static_cast<Index>(rows.size()) < m; ++i)
+    if (static_cast<double>(n - i) * rng.uniform() < static_cast<double>(m - static_cast<Index>(rows.size())))
+      rows.push_back(i);
+  return rows;
+}
+
 template <typename Scalar>
 void check_kmeans_input(const MatrixCRef<Scalar>& X, Index n_clusters, const VectorCRef<Scalar>& sample_weight,
                         const char* caller) {
@@ -315,8 +333,28 @@ namespace detail {
 
 template <typename Scalar>
 KMeansResult<Scalar> kmeans(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
-                            const Vector<double>& weight, const DataSummary& summary) {
-  return kmeans_about<Scalar>(X, n_clusters, seed, weight, 300, 1e-4, summary);
+                            const Vector<double>& weight, const DataSummary& summary, Index sample_size) {
+  const Index n = X.rows();
+  if (sample_size <= 0 || sample_size >= n) return kmeans_about<Scalar>(X, n_clusters, seed, weight, 300, 1e-4, summary);
+  // k-means on a uniform sample (each row keeping its weight), then one assignment of every row
+  // to the sample's centers: the start EM refines anyway, at the cost of one pass over X.
+  detail::Random rng(derive_seed(seed, 0x5a5a));
+  const std::vector<Index> rows = uniform_sample(n, std::max(sample_size, n_clusters), rng);
+  const Index m = static_cast<Index>(rows.size());
+  Matrix<Scalar> X_sample(m, X.cols());
+  Vector<double> w_sample(m);
+  for (Index i = 0; i < m; ++i) {
+    X_sample.row(i) = X.row(rows[i]);
+    w_sample[i] = weight[rows[i]];
+  }
+  if ((w_sample.array() > 0.0).count() < n_clusters)  // too few weighted rows drawn: all of X
+    return kmeans_about<Scalar>(X, n_clusters, seed, weight, 300, 1e-4, summary);
+  const KMeansResult<Scalar> on_sample =
+      kmeans_about<Scalar>(MatrixCRef<Scalar>(X_sample), n_clusters, seed, w_sample, 300, 1e-4, summary);
+  const Matrix<double> centers = on_sample.centers.template cast<double>().rowwise() - summary.mean;
+  KMeansResult<Scalar> result = lloyd_about<Scalar>(X, centers, weight, 0, 1e-4, summary);
+  result.n_iter = on_sample.n_iter;
+  return result;
 }
 
 template <typename Scalar>
@@ -326,9 +364,9 @@ std::vector<Index> kmeans_plusplus(const MatrixCRef<Scalar>& X, Index n_clusters
 }
 
 template KMeansResult<float> kmeans<float>(const MatrixCRef<float>&, Index, std::uint64_t, const Vector<double>&,
-                                           const DataSummary&);
+                                           const DataSummary&, Index);
 template KMeansResult<double> kmeans<double>(const MatrixCRef<double>&, Index, std::uint64_t, const Vector<double>&,
-                                             const DataSummary&);
+                                             const DataSummary&, Index);
 template std::vector<Index> kmeans_plusplus<float>(const MatrixCRef<float>&, Index, std::uint64_t,
                                                    const Vector<double>&, const DataSummary&);
 template std::vector<Index> kmeans_plusplus<double>(const MatrixCRef<double>&, Index, std::uint64_t,

@@ -9,10 +9,12 @@
 namespace gaussmix::detail {
 
 /// Lloyd's k-means (scikit-learn's defaults: 300 iterations, tol 1e-4) from a k-means++ seeding,
-/// in coordinates about summary.mean; `weight` as from normalized_weights().
+/// in coordinates about summary.mean; `weight` as from normalized_weights(). With 0 < sample_size
+/// < n_samples, k-means runs on that many rows drawn uniformly, and the labels are every row's
+/// nearest center of that sample's solution (its inertia likewise; n_iter counts the sample's).
 template <typename Scalar>
 KMeansResult<Scalar> kmeans(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
-                            const Vector<double>& weight, const DataSummary& summary);
+                            const Vector<double>& weight, const DataSummary& summary, Index sample_size = 0);
 
 /// Greedy k-means++ seeding about summary.mean; the indices of the chosen rows.
 template <typename Scalar>

@@ -1,8 +1,15 @@
 #include "gaussmix/options.hpp"
 
+#include <algorithm>
+
 #include "gaussmix/errors.hpp"
 
 namespace gaussmix {
+
+namespace {
+constexpr Index kMinimumSample = 32768;
+constexpr Index kRowsPerCluster = 1024;
+}  // namespace
 
 CovarianceType parse_covariance_type(const std::string& name) {
   if (name == "full") return CovarianceType::full;
@@ -40,6 +47,13 @@ std::string to_string(InitMethod method) {
     case InitMethod::random_from_data: return "random_from_data";
   }
   return "unknown";
+}
+
+Index automatic_kmeans_sample(Index n_samples, Index n_clusters) {
+  // Enough rows per cluster that the sample's centers sit where all rows' would (to a small
+  // fraction of a cluster's spread); below twice that, all rows.
+  const Index sample = std::max<Index>(kMinimumSample, kRowsPerCluster * n_clusters);
+  return n_samples >= 2 * sample ? sample : 0;
 }
 
 Index n_parameters(CovarianceType type, Index n_components, Index n_features) {

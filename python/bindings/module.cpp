@@ -106,7 +106,7 @@ void def_model_method(py::module_& m, const char* name,
 
 gaussmix::FitOptions fit_options(Index n_components, const std::string& covariance_type, double tol,
                                  double reg_covar, int max_iter, int n_init, const std::string& init_params,
-                                 std::uint64_t seed) {
+                                 std::uint64_t seed, Index kmeans_sample_size = gaussmix::FitOptions::kAutomaticSample) {
   gaussmix::FitOptions options;
   options.n_components = n_components;
   options.covariance_type = gaussmix::parse_covariance_type(covariance_type);
@@ -116,6 +116,7 @@ gaussmix::FitOptions fit_options(Index n_components, const std::string& covarian
   options.n_init = n_init;
   options.init = gaussmix::parse_init_method(init_params);
   options.seed = seed;
+  options.kmeans_sample_size = kmeans_sample_size;
   return options;
 }
 
@@ -180,16 +181,17 @@ void bind_scalar(py::module_& m) {
       [](MatrixRef<Scalar> X, Index n_components, const std::string& covariance_type, double tol, double reg_covar,
          int max_iter, int n_init, const std::string& init_params, std::uint64_t seed,
          VectorRef<Scalar> sample_weight, VectorRef<Scalar> weights_init, MatrixRef<Scalar> means_init,
-         MatrixRef<Scalar> precisions_init) {
-        const auto options =
-            fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, seed);
+         MatrixRef<Scalar> precisions_init, Index kmeans_sample_size) {
+        const auto options = fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init,
+                                         init_params, seed, kmeans_sample_size);
         gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init};
         return fit_result_to_dict(call_core([&] { return gaussmix::fit<Scalar>(X, options, sample_weight, init); }));
       },
       X, py::arg("n_components"), py::arg("covariance_type"), py::arg("tol"), py::arg("reg_covar"),
       py::arg("max_iter"), py::arg("n_init"), py::arg("init_params"), py::arg("seed"), py::arg("sample_weight"),
       py::arg("weights_init"), py::arg("means_init"), py::arg("precisions_init"),
-      "EM fit with restarts; empty arrays mean 'not given'.");
+      py::arg("kmeans_sample_size") = gaussmix::FitOptions::kAutomaticSample,
+      "EM fit with restarts; empty arrays mean 'not given'; kmeans_sample_size -1 is automatic, 0 all rows.");
 
   m.def(
       "fit_from",

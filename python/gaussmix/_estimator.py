@@ -168,6 +168,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Number of initialisations; the best lower bound is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How EM starts when no initial parameters are given.
+    kmeans_sample_size : int, 'auto' or None, default='auto'
+        ``init_params='kmeans'`` only: k-means (k-means++ seeding, Lloyd's iterations) runs on
+        this many rows drawn uniformly, then every row is assigned to its nearest center once,
+        and EM starts from those labels. 'auto': max(32768, 1024 * n_components) rows when
+        the data hold at least twice as many, else all of them. None: all rows, as
+        scikit-learn's start does (slower on large data, same quality: see the README).
     weights_init, means_init, precisions_init : array-like, default=None
         Initial weights (n_components,), means (n_components, n_features) and precisions
         (shaped like ``precisions_``).
@@ -234,6 +240,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "kmeans_sample_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
@@ -256,6 +263,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         max_iter=100,
         n_init=1,
         init_params="kmeans",
+        kmeans_sample_size="auto",
         weights_init=None,
         means_init=None,
         precisions_init=None,
@@ -274,6 +282,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.max_iter = max_iter
         self.n_init = n_init
         self.init_params = init_params
+        self.kmeans_sample_size = kmeans_sample_size
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
@@ -363,6 +372,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         else:
             weights_init, means_init, precisions_init = self._initial_parameters(n_features, X.dtype)
+            extra = {} if _missing.marginalizes(self) else {"kmeans_sample_size": self._kmeans_sample()}
             result = _missing.core_function(self, "fit")(
                 X,
                 n_components=int(self.n_components),
@@ -377,9 +387,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 weights_init=weights_init,
                 means_init=means_init,
                 precisions_init=precisions_init,
+                **extra,
             )
         self._finish_fit(result, n_features)
         return X
+
+    def _kmeans_sample(self):
+        """kmeans_sample_size as the core takes it: -1 automatic, 0 all rows."""
+        size = self.kmeans_sample_size
+        if size is None:
+            return 0
+        if isinstance(size, str):
+            return -1
+        _check_int_range("kmeans_sample_size", size, 1, 2**62)
+        return int(size)
 
     def _finish_fit(self, result, n_features):
         self._set_fitted_parameters(result, n_features)
@@ -746,13 +767,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def bic(self, X):
         """Bayesian information criterion on X (lower is better)."""
-        X = self._validated(X)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+        return self._information_criteria(X)[1]
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better)."""
+        return self._information_criteria(X)[0]
+
+    def _information_criteria(self, X):
+        """(AIC, BIC) on X from one pass over it."""
         X = self._validated(X)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        deviance = -2 * self.score(X) * X.shape[0]
+        return deviance + 2 * self._n_parameters(), deviance + self._n_parameters() * np.log(X.shape[0])
 
     # ------------------------------------------------------- models as objects (issue 11)
 

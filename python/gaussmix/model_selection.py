@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted
 
+from ._dispatch import core as _gmm
 from ._estimator import GaussianMixture
 
 __all__ = ["AutoGaussianMixture", "SweepResult", "sweep"]
@@ -256,6 +257,48 @@ class SweepResult:
         return f"SweepResult({len(self.models)} of {self.n_planned} settings{state}; best {best})"
 
 
+#: Largest X (in values) for which sweep() fits its settings concurrently by default.
+CONCURRENT_SWEEP_VALUES = 1 << 18
+
+
+def _sweep_jobs(n_jobs, X, n_settings):
+    if n_jobs is not None:
+        if not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs < 1:
+            raise ValueError(f"n_jobs must be a positive int or None, got {n_jobs!r}")
+        return int(min(n_jobs, max(1, n_settings)))
+    if X.size > CONCURRENT_SWEEP_VALUES or n_settings < 2:
+        return 1
+    return max(1, min(int(_gmm.build_info()["max_threads"]), n_settings))
+
+
+def _one_thread_per_fit():
+    """A sweep worker's OpenMP threads: one (the ICV is per calling thread)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="openmp")
+
+
+def _fit_setting(template, X, cov_type, k, criteria, splits):
+    """One setting of a sweep: the fit on all of X, its criteria and CV scores."""
+    start = time.perf_counter()
+    model = clone(template).set_params(n_components=k, covariance_type=cov_type)
+    model.fit(X)
+    aic, bic = model._information_criteria(X)
+    row = {"n_components": k, "covariance_type": cov_type, "aic": float(aic), "bic": float(bic)}
+    if "icl" in criteria:
+        row["icl"] = float(model.icl(X))
+    if splits:
+        fold_scores = [clone(model).fit(X[train]).score(X[test]) for train, test in splits]
+        row.update(cv=float(np.mean(fold_scores)), cv_std=float(np.std(fold_scores)), cv_scores=fold_scores)
+    row.update(
+        lower_bound=float(model.lower_bound_),
+        converged=bool(model.converged_),
+        n_iter=int(model.n_iter_),
+        fit_time=time.perf_counter() - start,
+    )
+    return row, model
+
+
 def sweep(
     X,
     n_components=10,
@@ -266,6 +309,7 @@ def sweep(
     criteria=None,
     estimator=None,
     verbose=0,
+    n_jobs=None,
     **params,
 ):
     """Fit one mixture per candidate setting and score each by AIC, BIC and CV.
@@ -305,6 +349,12 @@ def sweep(
     verbose : int, default=0
         0 silent; 1 a tqdm progress bar (one line per fit when tqdm is not
         installed); 2 and more one line per fit.
+    n_jobs : int, default=None
+        Settings fitted at once, each on one thread (Python threads; the core releases the
+        GIL). None: as many as the core has threads when X is small (at most 2**18 values),
+        where one thread per fit beats sharing every small fit between threads; else 1, each
+        fit using all threads. Results equal the serial sweep's up to the rounding of
+        per-thread sums. Ctrl-C with n_jobs > 1 waits for the running fits to end.
     **params
         Other :class:`~gaussmix.GaussianMixture` parameters (``random_state``,
         ``max_iter``, ``tol``, ``reg_covar``, ``n_init``, ``init_params``, ...),
@@ -341,54 +391,56 @@ def sweep(
     splits = list(check_cv(cv).split(X)) if cv is not None else []
 
     settings = [(t, k) for t in types for k in counts]
-    rows, models = [], []
+    n_jobs = _sweep_jobs(n_jobs, X, len(settings))
+    done = {}  # setting index -> (row, model)
     progress = _Progress(len(settings), verbose)
     interrupted = False
+
+    def report(index, row):
+        scores = " ".join(f"{c}={row[c]:.6g}" for c in criteria)
+        cov_type, k = settings[index]
+        progress.update(
+            f"[{len(done)}/{len(settings)}] n_components={k} covariance_type={cov_type} "
+            f"{scores} ({row['fit_time']:.2f} s)",
+            postfix=f"n_components={k} {cov_type}",
+        )
+
+    executor = None
     try:
-        for i, (cov_type, k) in enumerate(settings, start=1):
-            start = time.perf_counter()
-            model = clone(template).set_params(n_components=k, covariance_type=cov_type)
-            model.fit(X)
-            row = {
-                "n_components": k,
-                "covariance_type": cov_type,
-                "aic": float(model.aic(X)),
-                "bic": float(model.bic(X)),
-            }
-            if "icl" in criteria:
-                row["icl"] = float(model.icl(X))
-            if splits:
-                fold_scores = [
-                    clone(model).fit(X[train]).score(X[test]) for train, test in splits
-                ]
-                row.update(cv=float(np.mean(fold_scores)), cv_std=float(np.std(fold_scores)),
-                           cv_scores=fold_scores)
-            row.update(
-                lower_bound=float(model.lower_bound_),
-                converged=bool(model.converged_),
-                n_iter=int(model.n_iter_),
-                fit_time=time.perf_counter() - start,
-            )
-            rows.append(row)
-            models.append(model)
-            scores = " ".join(f"{c}={row[c]:.6g}" for c in criteria)
-            progress.update(
-                f"[{i}/{len(settings)}] n_components={k} covariance_type={cov_type} "
-                f"{scores} ({row['fit_time']:.2f} s)",
-                postfix=f"n_components={k} {cov_type}",
-            )
+        if n_jobs == 1:
+            for index, (cov_type, k) in enumerate(settings):
+                done[index] = _fit_setting(template, X, cov_type, k, criteria, splits)
+                report(index, done[index][0])
+        else:
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
+            executor = ThreadPoolExecutor(n_jobs, initializer=_one_thread_per_fit)
+            futures = {executor.submit(_fit_setting, template, X, cov_type, k, criteria, splits): index
+                       for index, (cov_type, k) in enumerate(settings)}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                report(futures[future], done[futures[future]][0])
     except KeyboardInterrupt:
-        if not rows:
+        if executor is not None:  # the running fits end; those that did are kept
+            executor.shutdown(wait=True, cancel_futures=True)
+            for future, index in futures.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    done.setdefault(index, future.result())
+        if not done:
             raise
         interrupted = True
         warnings.warn(
-            f"sweep interrupted after {len(rows)} of {len(settings)} settings; "
+            f"sweep interrupted after {len(done)} of {len(settings)} settings; "
             f"returning the partial result",
             RuntimeWarning,
             stacklevel=2,
         )
     finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
         progress.close()
+    rows = [done[index][0] for index in sorted(done)]
+    models = [done[index][1] for index in sorted(done)]
     return SweepResult(rows, models, criteria, criterion, interrupted, len(settings))
 
 

@@ -130,7 +130,7 @@ class _InterruptedAt(GaussianMixture):
 
 def test_keyboard_interrupt_returns_the_fits_done(blobs):
     with pytest.warns(RuntimeWarning, match="interrupted after 2 of 5 settings"):
-        result = sweep(blobs, 5, estimator=_InterruptedAt(random_state=0))
+        result = sweep(blobs, 5, estimator=_InterruptedAt(random_state=0), n_jobs=1)
     assert result.interrupted and result.n_planned == 5
     assert_array_equal(result.table["n_components"], [1, 2])
     assert len(result.models) == 2 and all(hasattr(m, "means_") for m in result.models)
@@ -140,12 +140,12 @@ def test_keyboard_interrupt_returns_the_fits_done(blobs):
 
 def test_keyboard_interrupt_before_any_fit_propagates(blobs):
     with pytest.raises(KeyboardInterrupt):
-        sweep(blobs, [3, 4], estimator=_InterruptedAt())
+        sweep(blobs, [3, 4], estimator=_InterruptedAt(), n_jobs=1)
 
 
 def test_verbose_prints_one_line_per_fit_without_tqdm(blobs, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # as if tqdm were not installed
-    sweep(blobs, 3, verbose=1, random_state=0)
+    sweep(blobs, 3, verbose=1, random_state=0, n_jobs=1)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["[1/3]", "[2/3]", "[3/3]"]
     assert "n_components=2 covariance_type=full aic=" in lines[1]
@@ -251,3 +251,30 @@ def test_auto_mixture_in_grid_search(blobs):
 
 def test_docstring_examples():
     assert doctest.testmod(model_selection, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_concurrent_sweep_equals_the_serial_one(blobs):
+    """Settings fitted at once, one thread each, give the serial sweep's table (to the
+    rounding of per-thread sums) in the same order."""
+    serial = sweep(blobs, [1, 3, 2, 5], covariance_type=["full", "diag"], random_state=0, n_jobs=1)
+    concurrent = sweep(blobs, [1, 3, 2, 5], covariance_type=["full", "diag"], random_state=0, n_jobs=2)
+    assert list(concurrent.table["n_components"]) == [1, 3, 2, 5] * 2
+    assert list(concurrent.table["covariance_type"]) == ["full"] * 4 + ["diag"] * 4
+    for name in ("aic", "bic", "lower_bound"):
+        np.testing.assert_allclose(concurrent.table[name], serial.table[name], rtol=1e-10)
+    assert concurrent.best_params == serial.best_params
+
+
+def test_sweep_jobs_rule(blobs):
+    from gaussmix import model_selection
+    from gaussmix._dispatch import core
+
+    threads = core.build_info()["max_threads"]
+    assert model_selection._sweep_jobs(None, blobs, 5) == min(threads, 5)
+    assert model_selection._sweep_jobs(None, blobs, 1) == 1
+    big = np.zeros((model_selection.CONCURRENT_SWEEP_VALUES // 2 + 1, 2))
+    assert model_selection._sweep_jobs(None, big, 5) == 1
+    assert model_selection._sweep_jobs(3, big, 2) == 2
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="n_jobs"):
+            sweep(blobs, 2, n_jobs=bad)

@@ -41,7 +41,14 @@ struct FitOptions {
   int n_init = 1;           ///< restarts; the one with the best lower bound is kept
   InitMethod init = InitMethod::kmeans;
   std::uint64_t seed = 0;   ///< all randomness derives from this seed
+  /// init = kmeans: rows of the uniform sample k-means runs on before one assignment of every
+  /// row (0: all rows, as scikit-learn; kAutomaticSample: automatic_kmeans_sample()).
+  Index kmeans_sample_size = kAutomaticSample;
+  static constexpr Index kAutomaticSample = -1;
 };
+
+/// The sample the automatic k-means start uses for n_samples rows and n_clusters clusters.
+Index automatic_kmeans_sample(Index n_samples, Index n_clusters);
 
 /// Number of free parameters of a mixture (scikit-learn's `_n_parameters`).
 Index n_parameters(CovarianceType type, Index n_components, Index n_features);
