@@ -194,9 +194,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     max_iter : int, default=100
         EM iterations per initialisation.
     n_init : int, default=1
-        Number of initialisations; the best lower bound is kept.
+        Number of initialisations; the best lower bound is kept. On a Dask array the
+        restarts run concurrently.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How EM starts when no initial parameters are given.
+        How EM starts when no initial parameters are given. 'kmeans' is k-means on all rows
+        in memory, on a bounded sample of 100 000 rows for a memmap or ``Chunks``, and
+        k-means|| over all rows on the workers for a Dask array; the other starts draw
+        from that bounded sample out of core.
     weights_init, means_init, precisions_init : array-like, default=None
         Initial weights (n_components,), means (n_components, n_features) and precisions
         (shaped like ``precisions_``).
