@@ -11,6 +11,7 @@
 #include <limits>
 #include <string>
 
+#include "gaussmix/detail/random.hpp"
 #include "gaussmix/gaussmix.hpp"
 
 namespace py = pybind11;
@@ -427,6 +428,8 @@ PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
       "The core's EM driver over a Python source of statistics: statistics(weights, means, "
       "precisions_cholesky) -> dict and initial(seed) -> (weights, means, precisions_cholesky).");
 
+  m.def("derive_seed", &gaussmix::detail::derive_seed, py::arg("seed"), py::arg("index"),
+        "The seed em_fit gives restart `index` of a fit seeded with `seed`.");
   m.def("n_parameters", [](const std::string& covariance_type, Index n_components, Index n_features) {
     return gaussmix::n_parameters(gaussmix::parse_covariance_type(covariance_type), n_components, n_features);
   });

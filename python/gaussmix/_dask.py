@@ -38,10 +38,11 @@ def _client():
         return None
 
 
-def _merge_all(parts):
+def _merge_all(parts, merge=None):
+    merge = merge or _gmm.merge_statistics  # resolved on the worker: the core's functions do not pickle
     total = parts[0]
     for part in parts[1:]:
-        total = _gmm.merge_statistics(total, part)
+        total = merge(total, part)
     return total
 
 
@@ -52,9 +53,9 @@ def _block_call(function, X, weight, index, dtype, n_features, args):
     return call_on_chunk(function, checked[0], checked[1], index, *args)
 
 
-def _merge_present(parts):
+def _merge_present(parts, merge):
     parts = [p for p in parts if p is not None]
-    return _merge_all(parts) if parts else None
+    return _merge_all(parts, merge) if parts else None
 
 
 def _take(X, weight, local, dtype):
@@ -104,6 +105,11 @@ class DaskSource:
         self._X_blocks = list(self.X.to_delayed().ravel())
         self._w_blocks = list(self.weight.to_delayed().ravel()) if self.weight is not None else [None] * len(self._X_blocks)
 
+    #: The k-means start: k-means|| over all rows, each of its passes a map over the blocks.
+    kmeans_start = "kmeans||"
+    #: n_init restarts run concurrently, each its own sequence of graphs.
+    concurrent_restarts = True
+
     def scan(self):
         return self
 
@@ -115,16 +121,16 @@ class DaskSource:
             return self._client.scatter(args, broadcast=True, hash=False)
         return dask.delayed(args, traverse=False)
 
-    def fold(self, function, *args):
+    def fold(self, function, *args, merge=None):
         import dask
 
         shared = self._broadcast(args)
         call = dask.delayed(_block_call, pure=True)
         level = [call(function, X, w, i, self.dtype, self.n_features, shared)
                  for i, (X, w) in enumerate(zip(self._X_blocks, self._w_blocks))]
-        merge = dask.delayed(_merge_present, pure=True)
+        merge_task = dask.delayed(_merge_present, pure=True)
         while len(level) > 1:
-            level = [merge(level[i:i + _FAN_IN]) for i in range(0, len(level), _FAN_IN)]
+            level = [merge_task(level[i:i + _FAN_IN], merge) for i in range(0, len(level), _FAN_IN)]
         result = self._compute(level[0])
         if result is None:
             raise ValueError("the Dask array holds no samples with positive weight")

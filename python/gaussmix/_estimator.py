@@ -1,7 +1,10 @@
 """The scikit-learn compatible estimator over the C++ core."""
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from numbers import Integral, Real
 import os
+import time
 import warnings
 
 import numpy as np
@@ -130,6 +133,32 @@ def _is_dask(X):
     return is_dask_collection(X)
 
 
+#: Restarts in flight at once on a source with concurrent_restarts.
+_MAX_CONCURRENT_RESTARTS = 16
+
+
+def _concurrent_restarts(run, initial, seed, n_init):
+    """n_init restarts of the core's driver, each on a thread of its own that submits its own graphs
+    (the scheduler interleaves them), from the starts em_fit's own loop would draw (restart i
+    seeded with derive_seed(seed, i)). The best is kept by the core's rule (keep_best in
+    cpp/src/em_loop.hpp: the highest lower bound, the first on ties), with every restart's report
+    in order."""
+
+    def restart(index):
+        began = time.perf_counter()
+        result = run(n_init=1, seed=seed, start=initial(_gmm.derive_seed(seed, index)), lower_bound=-np.inf)
+        result["inits"][0]["seconds"] = time.perf_counter() - began
+        return result
+
+    with ThreadPoolExecutor(min(n_init, _MAX_CONCURRENT_RESTARTS), thread_name_prefix="gaussmix-restart") as pool:
+        results = list(pool.map(restart, range(n_init)))
+    best = results[0]
+    for result in results[1:]:
+        if result["lower_bound"] > best["lower_bound"]:
+            best = result
+    return dict(best, inits=[result["inits"][0] for result in results])
+
+
 def _check_int_range(name, value, low, high):
     """The core takes C ints: a clear message instead of a binding's argument error."""
     if not low <= value <= high:
@@ -165,15 +194,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     max_iter : int, default=100
         EM iterations per initialisation.
     n_init : int, default=1
-        Number of initialisations; the best lower bound is kept.
+        Number of initialisations; the best lower bound is kept. On a Dask array the
+        restarts run concurrently.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How EM starts when no initial parameters are given.
+        How EM starts when no initial parameters are given. 'kmeans' is k-means on a
+        bounded sample (``kmeans_sample_size``) in memory, on a bounded sample of 100 000 rows
+        for a memmap or ``Chunks``, and k-means|| over all rows on the workers for a Dask
+        array; in each case every row is then assigned to its nearest center. The other
+        starts draw from that bounded sample out of core.
     kmeans_sample_size : int, 'auto' or None, default='auto'
-        ``init_params='kmeans'`` only: k-means (k-means++ seeding, Lloyd's iterations) runs on
-        this many rows drawn uniformly, then every row is assigned to its nearest center once,
-        and EM starts from those labels. 'auto': max(32768, 1024 * n_components) rows when
-        the data hold at least twice as many, else all of them. None: all rows, as
-        scikit-learn's start does (slower on large data, same quality: see the README).
+        In memory, ``init_params='kmeans'`` only: k-means (k-means++ seeding, Lloyd's
+        iterations) runs on this many rows drawn uniformly, then every row is assigned to its
+        nearest center once, and EM starts from those labels. 'auto': max(32768,
+        1024 * n_components) rows when the data hold at least twice as many, else all of
+        them. None: all rows, as scikit-learn's start does (slower on large data, same
+        quality: see the README).
     weights_init, means_init, precisions_init : array-like, default=None
         Initial weights (n_components,), means (n_components, n_features) and precisions
         (shaped like ``precisions_``).
@@ -435,11 +470,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         def initial(seed):
             return _sources.initial_model(source, self, seed, given)
 
-        result = _gmm.em_fit(
-            dtype.name, statistics, initial, n_components=int(self.n_components), covariance_type=covariance_type,
-            tol=float(self.tol), reg_covar=float(self.reg_covar), max_iter=int(self.max_iter),
-            n_init=int(self.n_init), seed=_random_seed(self.random_state), start=start, lower_bound=lower_bound,
-        )
+        run = partial(_gmm.em_fit, dtype.name, statistics, initial, n_components=int(self.n_components),
+                      covariance_type=covariance_type, tol=float(self.tol), reg_covar=float(self.reg_covar),
+                      max_iter=int(self.max_iter))
+        seed = _random_seed(self.random_state)
+        if start is None and self.n_init > 1 and getattr(source, "concurrent_restarts", False):
+            result = _concurrent_restarts(run, initial, seed, int(self.n_init))
+        else:
+            result = run(n_init=int(self.n_init), seed=seed, start=start, lower_bound=lower_bound)
         self.n_features_in_ = n_features
         self.__dict__.pop("feature_names_in_", None)
         self._finish_fit(result, n_features)

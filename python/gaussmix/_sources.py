@@ -7,7 +7,7 @@ computed from a bounded random sample of the rows plus one pass over the chunks,
 holds more than one chunk (and the sample) in memory.
 """
 
-from numbers import Integral
+import operator
 
 import numpy as np
 
@@ -128,12 +128,17 @@ class ChunkedSource:
             raise ValueError("the chunks hold no samples (every chunk was empty or had zero weight)")
         return self
 
-    def fold(self, function, *args):
-        """function(X, weight, index, *args) -> statistics, merged over every chunk."""
+    #: The k-means start: k-means on a bounded sample read in one pass (a pass is a read of the file).
+    kmeans_start = "sample"
+
+    def fold(self, function, *args, merge=None):
+        """function(X, weight, index, *args) -> a partial result, merged over every chunk in order
+        (with the core's merge of statistics unless `merge` is given)."""
+        merge = merge or _gmm.merge_statistics
         total = None
         for index, X, weight in self:
             part = call_on_chunk(function, X, weight, index, *args)
-            total = part if total is None else _gmm.merge_statistics(total, part)
+            total = part if total is None else merge(total, part)
         if total is None:
             raise ValueError("the chunks hold no samples (every chunk was empty or had zero weight)")
         return total
@@ -218,13 +223,42 @@ def expectation_statistics(X, weight, index, model):
     return _gmm.expectation_step(X, *model, weight)
 
 
-def label_statistics(X, weight, index, covariance_type, centers):
-    """Statistics of the chunk's rows assigned to their nearest center, about the centers."""
+def _nearest(X, centers):
     K = centers.shape[0]
     # The nearest center is the most probable component of equal weights and unit variances.
-    nearest = _gmm.predict(X, "spherical", np.full(K, 1.0 / K, dtype=X.dtype), centers,
-                           np.ones((K, 1), dtype=X.dtype))
-    return _gmm.statistics_from_labels(X, nearest, weight, covariance_type, centers)
+    return _gmm.predict(X, "spherical", np.full(K, 1.0 / K, dtype=X.dtype), centers, np.ones((K, 1), dtype=X.dtype))
+
+
+def _row_weights(X, weight):
+    return weight.astype(np.float64) if weight.size else np.ones(X.shape[0])
+
+
+def label_statistics(X, weight, index, covariance_type, centers):
+    """Statistics of the chunk's rows assigned to their nearest center, about the centers."""
+    return _gmm.statistics_from_labels(X, _nearest(X, centers), weight, covariance_type, centers)
+
+
+def oversample(X, weight, index, centers, cost, oversampling, seed, round_):
+    """One k-means|| round on a chunk: the chunk's cost sum_i w_i d_i^2 to the nearest center, and
+    its rows drawn independently with probability min(1, oversampling * w_i d_i^2 / cost)
+    (none when cost is None). The draws depend on (seed, round, chunk index) only."""
+    nearest = centers[_nearest(X, centers)]
+    d2 = np.einsum("ij,ij->i", X - nearest, X - nearest, dtype=np.float64)
+    w = _row_weights(X, weight)
+    chosen = np.zeros(X.shape[0], dtype=bool)
+    if cost is not None and cost > 0:
+        u = np.random.default_rng([seed, round_, index]).uniform(size=X.shape[0])
+        chosen = u * cost < oversampling * w * d2
+    return {"rows": X[chosen], "cost": float(w @ d2)}
+
+
+def merge_candidates(a, b):
+    return {"rows": np.concatenate([a["rows"], b["rows"]]), "cost": a["cost"] + b["cost"]}
+
+
+def center_mass(X, weight, index, centers):
+    """Weight of the chunk's rows nearest each center."""
+    return np.bincount(_nearest(X, centers), weights=_row_weights(X, weight), minlength=centers.shape[0])
 
 
 def random_statistics(X, weight, index, covariance_type, shift, seed):
@@ -244,22 +278,71 @@ def sample_rows(n_samples, seed):
     return np.sort(np.random.default_rng(seed).choice(n_samples, SAMPLE_ROWS, replace=False))
 
 
+#: k-means|| (Bahmani et al., "Scalable k-means++", 2012): oversampling rounds, rows drawn per
+#: round ~ OVERSAMPLING * n_components, then Lloyd passes over all rows from the reclustered candidates.
+KMEANS_PARALLEL_ROUNDS = 5
+OVERSAMPLING = 2.0
+LLOYD_PASSES = 2
+
+
+def kmeans_parallel(source, n_clusters, seed, dtype):
+    """k-means|| centers over `source`, or None when fewer than n_clusters candidates carry weight
+    (rows with fewer distinct values than clusters). Every heavy step is one `source.fold` (on
+    Dask a map over the blocks on the workers, returning candidate rows, masses or per-center
+    statistics only); the small candidate set is clustered here by the core's weighted k-means
+    (k-means++ + Lloyd).
+
+    The cost that normalises round r's draws is the one measured in round r - 1's pass (under
+    fewer centers, so an over-estimate: a round draws somewhat fewer than OVERSAMPLING * K rows),
+    which keeps each round one pass.
+    """
+    first = np.random.default_rng([seed]).integers(source.n_samples)
+    centers = np.ascontiguousarray(source.take(np.array([first]))[0], dtype=dtype)
+    cost, ell = None, OVERSAMPLING * n_clusters
+    for round_ in range(KMEANS_PARALLEL_ROUNDS + 1):
+        drawn = source.fold(oversample, centers, cost, ell, seed, round_, merge=merge_candidates)
+        if drawn["rows"].shape[0]:
+            centers = np.ascontiguousarray(np.concatenate([centers, drawn["rows"]]), dtype=dtype)
+        cost = drawn["cost"]
+        if not np.isfinite(cost):
+            raise ValueError("Input X contains NaN or infinity (the k-means|| cost is not finite)")
+    mass = source.fold(center_mass, centers, merge=operator.add)
+    if np.count_nonzero(mass) < n_clusters:
+        return None  # fewer distinct rows than clusters: the bounded sample's k-means decides as in memory
+    centers = np.ascontiguousarray(_gmm.kmeans(centers, n_clusters, seed, mass.astype(dtype))["centers"], dtype=dtype)
+    for _ in range(LLOYD_PASSES):
+        stats = source.fold(label_statistics, "spherical", centers)
+        count = np.asarray(stats["resp_sum"])[:, None]
+        moved = np.asarray(stats["shift"]) + np.asarray(stats["first"]) / np.where(count > 0, count, 1)
+        centers = np.ascontiguousarray(np.where(count > 0, moved, centers), dtype=dtype)
+    return centers
+
+
 def initial_model(source, estimator, seed, given):
     """(weights, means, precisions_cholesky) to start EM over `source`, as the core stores them.
 
-    init_params on the bounded sample: 'kmeans' runs k-means on it, then one pass over all
-    chunks assigns every row to its nearest center and the M-step of those hard labels is the
-    start; 'k-means++' and 'random_from_data' put one component on each chosen sample row;
+    'kmeans' finds centers by k-means on a bounded sample (source.kmeans_start == "sample",
+    chunked sources: one read of the file) or by k-means|| over all rows ("kmeans||", Dask:
+    passes on the workers), then one pass over all chunks assigns every row to its nearest
+    center and the M-step of those hard labels is the start. The others use the bounded sample: 'k-means++' and 'random_from_data' put one component on each chosen sample row;
     'random' takes one pass with random responsibilities. Given initial parameters replace the
     derived ones, as in the in-memory fit.
     """
     K, covariance_type, dtype = estimator.n_components, estimator.covariance_type, source.dtype
     weights_init, means_init, precisions_init = given
-    if not (weights_init.size and means_init.size and precisions_init.size):
+    init = estimator.init_params
+    derive = not (weights_init.size and means_init.size and precisions_init.size)
+    centers = None
+    if derive and init == "kmeans" and source.kmeans_start == "kmeans||":
+        centers = kmeans_parallel(source, K, seed, dtype)
+    if centers is not None:
+        stats = source.fold(label_statistics, covariance_type, centers)
+        derived = _gmm.maximization_step(stats, float(estimator.reg_covar), np.dtype(dtype).name)
+        weights, means, cholesky = derived["weights"], derived["means"], derived["precisions_cholesky"]
+    elif derive:
         X_sample, w_sample = source.take(sample_rows(source.n_samples, seed))
         X_sample = np.ascontiguousarray(X_sample, dtype=dtype)
         w_sample = np.ascontiguousarray(w_sample, dtype=dtype)
-        init = estimator.init_params
         reg = estimator.reg_covar if estimator.reg_covar > 0 else 1e-6
         if init == "kmeans":
             centers = np.ascontiguousarray(_gmm.kmeans(X_sample, K, seed, w_sample)["centers"], dtype=dtype)

@@ -117,3 +117,32 @@ def test_memory_does_not_grow_with_batches():
     after_90, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert after_90 - after_20 < 64 * 1024, (after_20, after_90)
+
+
+def _rss_anon_bytes():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    pytest.skip("no RssAnon in /proc/self/status")
+
+
+def test_stream_of_ten_million_rows_in_bounded_memory():
+    """10^7 rows (D = 2) in 100 batches of 10^5, generated on the fly: the process's anonymous
+    resident memory (heap: NumPy and the core's allocations alike, unlike tracemalloc) after the
+    last batch is that after the tenth, and the stream was fitted."""
+    centers = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, 4.0]])
+    rng = np.random.default_rng(7)
+
+    def batch(n=100_000):
+        return centers[rng.integers(0, 3, n)] + rng.standard_normal((n, 2))
+
+    gm = GaussianMixture(3, random_state=0)
+    rss = []
+    for t in range(100):
+        gm.partial_fit(batch())
+        if t in (9, 99):
+            rss.append(_rss_anon_bytes())
+    assert rss[1] - rss[0] < 8 << 20, f"RssAnon grew by {(rss[1] - rss[0]) >> 20} MiB over 90 batches"
+    found = gm.means_[np.argsort(gm.means_[:, 0])]
+    np.testing.assert_allclose(found, centers[np.argsort(centers[:, 0])], atol=0.05)
