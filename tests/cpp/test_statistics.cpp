@@ -4,9 +4,68 @@
 #include "check.hpp"
 #include "testdata.hpp"
 
+#include <random>
+#include <type_traits>
+#include <vector>
+
 using namespace gaussmix;
 
+namespace {
+
+// Responsibilities with exact zeros in every pattern the accumulator meets (a component with no
+// rows in a block, with all of them, with a scattered few) against per-row sums in long double.
+template <typename Scalar>
+void check_sparse_responsibilities(Index D, CovarianceType type) {
+  const Index N = 2500, K = 4;
+  std::mt19937_64 rng(D * 7 + static_cast<int>(type));
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  Matrix<Scalar> X(N, D), resp = Matrix<Scalar>::Zero(N, K), shift(K, D);
+  Vector<Scalar> weight(N);
+  for (Index i = 0; i < N; ++i) {
+    for (Index d = 0; d < D; ++d) X(i, d) = static_cast<Scalar>(3.0 + normal(rng));
+    weight[i] = static_cast<Scalar>(0.5 + uniform(rng));
+    resp(i, 0) = static_cast<Scalar>(uniform(rng));                          // every row
+    if (i % 97 == 3 || i % 211 == 0) resp(i, 1) = static_cast<Scalar>(uniform(rng));  // a scattered few
+    if (i >= 600 && i < 1400) resp(i, 2) = static_cast<Scalar>(uniform(rng));        // whole blocks, none in others
+  }                                                                         // component 3: no rows at all
+  for (Index k = 0; k < K; ++k)
+    for (Index d = 0; d < D; ++d) shift(k, d) = static_cast<Scalar>(3.0 + 0.1 * k - 0.05 * d);
+  const SufficientStatistics stats = statistics_from_responsibilities<Scalar>(X, resp, weight, type, shift);
+  const double tol = std::is_same_v<Scalar, float> ? 2e-5 : 1e-11;
+  for (Index k = 0; k < K; ++k) {
+    long double n = 0.0L;
+    std::vector<long double> first(D, 0.0L), second(D * D, 0.0L);
+    for (Index i = 0; i < N; ++i) {
+      const long double r = static_cast<long double>(resp(i, k)) * weight[i];
+      n += r;
+      for (Index a = 0; a < D; ++a) {
+        const long double ca = static_cast<long double>(X(i, a)) - shift(k, a);
+        first[a] += r * ca;
+        for (Index b = 0; b < D; ++b) second[a * D + b] += r * ca * (static_cast<long double>(X(i, b)) - shift(k, b));
+      }
+    }
+    CHECK(check::close(stats.resp_sum[k], static_cast<double>(n), tol, 1e-300));
+    for (Index a = 0; a < D; ++a) {
+      CHECK(check::close(stats.first(k, a), static_cast<double>(first[a]), tol, tol * (1.0 + static_cast<double>(n))));
+      if (type == CovarianceType::diag)
+        CHECK(check::close(stats.second(k, a), static_cast<double>(second[a * D + a]), tol, 1e-300));
+      if (type == CovarianceType::full)
+        for (Index b = 0; b < D; ++b)
+          CHECK(check::close(stats.second(k * D + a, b), static_cast<double>(second[a * D + b]), tol,
+                             tol * (1.0 + static_cast<double>(n))));
+    }
+  }
+}
+
+}  // namespace
+
 int main() {
+  for (Index D : {1, 2, 3, 4, 5, 33})
+    for (auto type : {CovarianceType::full, CovarianceType::diag}) {
+      check_sparse_responsibilities<double>(D, type);
+      check_sparse_responsibilities<float>(D, type);
+    }
   for (auto type : {CovarianceType::full, CovarianceType::tied, CovarianceType::diag, CovarianceType::spherical}) {
     const Model<double> model = testdata::three_blobs(type);
     const Sample<double> drawn = model.sample(3000, 7);
