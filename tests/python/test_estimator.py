@@ -55,7 +55,7 @@ def _assert_identical_models(a, b):
 
 
 # gaussmix-only keyword parameters, with defaults that keep scikit-learn's behaviour.
-EXTENSIONS = {"missing": "error", "learning_decay": 0.7, "learning_offset": 10.0}
+EXTENSIONS = {"missing": "error", "learning_decay": 0.7, "learning_offset": 10.0, "kmeans_sample_size": "auto"}
 
 
 def test_constructor_matches_sklearn():
