@@ -84,6 +84,12 @@ template <typename Scalar>
 void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight,
                       PassBuffers<Scalar>& buffers);
 
+// PacketBlock<Packet, n> drops the SIMD type's alignment attribute, harmlessly: Eigen silences
+// the same warning in its own headers.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
 /// Copies X_blkᵀ into ws.transposed, zero-padded to whole groups of lanes.
 template <typename Scalar, typename Rows>
 void load_transposed(const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws) {
@@ -92,14 +98,42 @@ void load_transposed(const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws
   reserve(ws.transposed, D, padded + 8);
   Scalar* out = ws.transposed.data();
   const Index stride = ws.transposed.cols();
-  // Eight rows at a time, so that each source row's cache lines are read once.
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  constexpr Index width = Eigen::internal::packet_traits<Scalar>::size;
+  // Squares of width x width values transposed in registers, from rows read in place.
+  constexpr bool in_place = (Rows::Flags & Eigen::DirectAccessBit) && (Rows::Flags & Eigen::RowMajorBit);
+  Index full_rows = 0, full_features = 0;
+  if constexpr (in_place && width > 1) {
+    if (X_blk.derived().innerStride() == 1) {
+      full_rows = rows / width * width;
+      full_features = D / width * width;
+      const Scalar* in = X_blk.derived().data();
+      const Index in_stride = X_blk.derived().outerStride();
+      for (Index i0 = 0; i0 < full_rows; i0 += width)
+        for (Index d0 = 0; d0 < full_features; d0 += width) {
+          Eigen::internal::PacketBlock<Packet, width> square;
+          for (Index j = 0; j < width; ++j)
+            square.packet[j] = Eigen::internal::ploadu<Packet>(in + (i0 + j) * in_stride + d0);
+          Eigen::internal::ptranspose(square);
+          for (Index j = 0; j < width; ++j) Eigen::internal::pstoreu(out + (d0 + j) * stride + i0, square.packet[j]);
+        }
+    }
+  }
+  // The ragged edges value by value: the last features of every row (all of them when no
+  // square was done), eight rows at a time so that each source line is read once, and the
+  // last rows.
   for (Index i0 = 0; i0 < rows; i0 += 8) {
     const Index n = std::min<Index>(8, rows - i0);
-    for (Index d = 0; d < D; ++d)
+    for (Index d = full_features; d < D; ++d)
       for (Index i = i0; i < i0 + n; ++i) out[d * stride + i] = X_blk(i, d);
   }
+  for (Index d = 0; d < full_features; ++d)
+    for (Index i = full_rows; i < rows; ++i) out[d * stride + i] = X_blk(i, d);
   ws.transposed.middleCols(rows, padded - rows).setZero();
 }
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 /// sum_j ((x - mu)ᵀ U)_j² for one group of lanes, from the transposed block at `x` (row stride
 /// `stride`) and the upper triangular U (D, D), given as Uᵀ (`factor_t`, row-major, so that
@@ -123,13 +157,29 @@ Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, cons
   return sum;
 }
 
-/// sum_d ((x_d - mu_d) s_d)² for one group of lanes: the diagonal factor's quadratic form.
-template <typename Scalar, typename Mean, typename Scale>
-Lanes<Scalar> diagonal_quadratic(const Scalar* x, Index stride, const Mean& mu, const Scale& s) {
-  using Map = Eigen::Map<const Lanes<Scalar>>;
-  Lanes<Scalar> sum = Lanes<Scalar>::Zero();
-  for (Index d = 0; d < mu.size(); ++d) sum += ((Map(x + d * stride) - mu[d]) * s[d]).square();
-  return sum;
+/// sum_d ((x_d - mu_d) s_d)² for one group of lanes: the diagonal factor's quadratic form, from
+/// the transposed block at `x` (row stride `stride`), the mean `mu` and the factor `s` (D
+/// contiguous values each). The accumulators are explicit packets, one per SIMD register of the
+/// group: kept in registers, not in the returned array, which the compiler would otherwise
+/// store back on every feature (a W4 E-step ran 5x slower that way).
+template <typename Scalar>
+Lanes<Scalar> diagonal_quadratic(const Scalar* x, Index stride, const Scalar* mu, const Scalar* s, Index D) {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  constexpr Index width = Eigen::internal::packet_traits<Scalar>::size;
+  constexpr Index packets = kLanes<Scalar> / width;
+  Packet sum[packets];
+  for (Index p = 0; p < packets; ++p) sum[p] = Eigen::internal::pset1<Packet>(Scalar(0));
+  for (Index d = 0; d < D; ++d) {
+    const Packet mean = Eigen::internal::pset1<Packet>(mu[d]), scale = Eigen::internal::pset1<Packet>(s[d]);
+    const Scalar* row = x + d * stride;
+    for (Index p = 0; p < packets; ++p) {
+      const Packet y = Eigen::internal::pmul(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(row + p * width), mean), scale);
+      sum[p] = Eigen::internal::pmadd(y, y, sum[p]);
+    }
+  }
+  Lanes<Scalar> out;
+  for (Index p = 0; p < packets; ++p) Eigen::internal::pstoreu(out.data() + p * width, sum[p]);
+  return out;
 }
 
 /// ||(x - mu_k)ᵀ U_k||² of one row in long double, whose exponent range holds the square of
@@ -222,7 +272,7 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
       const auto mu = means.row(k);
       const Lanes<Scalar> quadratic =
           dense ? full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data())
-                : diagonal_quadratic(x + i, stride, mu, ws.scale.row(k));
+                : diagonal_quadratic(x + i, stride, mu.data(), ws.scale.row(k).data(), D);
       const Scalar constant = static_cast<Scalar>(model.log_normalizers()[k]);
       Eigen::Map<Vector<Scalar>>(ws.log_prob.col(k).data() + i, n) = constant - Scalar(0.5) * quadratic.head(n);
     }
@@ -232,8 +282,10 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
   bool overflow = false;
   for (Index k = 0; k < K && !overflow; ++k) {
     const auto column = ws.log_prob.col(k).array();
-    overflow = std::isfinite(model.log_normalizers()[k]) ? !(column > -std::numeric_limits<Scalar>::infinity()).all()
-                                                         : column.isNaN().any();
+    // minCoeff<PropagateNaN> is vectorised and NaN when any entry is: one test for both.
+    overflow = std::isfinite(model.log_normalizers()[k])
+                   ? !(column.template minCoeff<Eigen::PropagateNaN>() > -std::numeric_limits<Scalar>::infinity())
+                   : column.isNaN().any();
   }
   if (overflow) rescore_far_rows(model, X_blk, ws);
 }
@@ -250,12 +302,15 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
   // Responsibilities below the smallest normal number become exact zeros: subnormals would
   // slow every later product by orders of magnitude, and zeros let accumulate_transposed() skip rows and
   // components. A chunk of rows whose shifted log-probabilities all lie below log(min) is
-  // zeroed without calling exp(): with separated components that is most of them. (Loops
+  // zeroed without calling exp(): with separated components that is most of them. (Packets
   // rather than Eigen's select(), which is not vectorised and would turn every exp into a
   // scalar libm call.)
   const Scalar smallest = std::numeric_limits<Scalar>::min();
   const Scalar log_smallest = std::log(smallest);
   const Scalar* norm = ws.log_norm.data();
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  constexpr Index width = Eigen::internal::packet_traits<Scalar>::size;
+  const Packet least = Eigen::internal::pset1<Packet>(smallest);
   ws.total.setZero(rows);
   for (Index k = 0; k < K; ++k) {
     Scalar* r = ws.log_prob.col(k).data();
@@ -268,7 +323,10 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
         continue;
       }
       out = shifted.exp();
-      for (Index c = 0; c < C; ++c) r[i + c] = r[i + c] < smallest ? Scalar(0) : r[i + c];
+      for (Index c = 0; c < C; c += width) {  // r < smallest -> 0, as a mask
+        const Packet value = Eigen::internal::ploadu<Packet>(r + i + c);
+        Eigen::internal::pstoreu(r + i + c, Eigen::internal::pand(Eigen::internal::pcmp_le(least, value), value));
+      }
       ws.total.template segment<C>(i) += out.matrix();
     }
     for (; i < rows; ++i) {
@@ -293,6 +351,33 @@ double dot_rows(const Scalar* a, const Scalar* b, Index n) {
   return static_cast<double>(sum.sum());
 }
 
+/// sum_i r_i (x_i - s) and sum_i r_i (x_i - s)² over n rows (a multiple of kSumLanes), in the
+/// data's type, returned as double: one fused pass, four independent chains of packets each,
+/// so that the adds' latency (not their rate) does not set the speed.
+template <typename Scalar>
+std::pair<double, double> centred_moments(const Scalar* x, const Scalar* r, Scalar s, Index n) {
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  constexpr Index width = Eigen::internal::packet_traits<Scalar>::size, chains = 4;
+  Packet first[chains], second[chains];
+  for (Index c = 0; c < chains; ++c) first[c] = second[c] = Eigen::internal::pset1<Packet>(Scalar(0));
+  const Packet shift = Eigen::internal::pset1<Packet>(s);
+  const auto add = [&](Index i, Index c) {
+    const Packet centred = Eigen::internal::psub(Eigen::internal::ploadu<Packet>(x + i), shift);
+    const Packet weighted = Eigen::internal::pmul(Eigen::internal::ploadu<Packet>(r + i), centred);
+    first[c] = Eigen::internal::padd(first[c], weighted);
+    second[c] = Eigen::internal::pmadd(weighted, centred, second[c]);
+  };
+  Index i = 0;
+  for (; i + chains * width <= n; i += chains * width)
+    for (Index c = 0; c < chains; ++c) add(i + c * width, c);
+  for (; i < n; i += width) add(i, 0);
+  for (Index c = 1; c < chains; ++c) {
+    first[0] = Eigen::internal::padd(first[0], first[c]);
+    second[0] = Eigen::internal::padd(second[0], second[c]);
+  }
+  return {static_cast<double>(Eigen::internal::predux(first[0])), static_cast<double>(Eigen::internal::predux(second[0]))};
+}
+
 /// Adds the statistics of the block in ws.transposed (`rows` rows) with responsibilities `resp`
 /// (rows, K) and optional weights. `shift` is stats.shift in the data's type. Sums run in the
 /// data's type within the block and in double across blocks.
@@ -304,7 +389,6 @@ double dot_rows(const Scalar* a, const Scalar* b, Index n) {
 template <typename Scalar, typename Resp>
 void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, const Matrix<Scalar>& shift,
                            SufficientStatistics& stats, Workspace<Scalar>& ws) {
-  using SumMap = Eigen::Map<const Eigen::Array<Scalar, kSumLanes<Scalar>, 1>>;
   using Block = Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>>;
   const Index D = shift.cols(), K = shift.rows(), padded = padded_rows<Scalar>(rows);
   const CovarianceType type = stats.covariance_type;
@@ -320,15 +404,20 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
     if (total == 0.0) continue;  // nothing of this block belongs to k
     stats.resp_sum[k] += total;
 
-    // The rows of k: the whole block, or its rows with r_ik > 0 gathered into ws.kept.
-    ws.kept_rows.clear();
-    for (Index i = 0; i < rows; ++i)
-      if (ws.resp[i] != Scalar(0)) ws.kept_rows.push_back(i);
-    const Index n_kept = static_cast<Index>(ws.kept_rows.size());
+    // The rows of k: the whole block, or its rows with r_ik > 0 gathered into ws.kept. Counted
+    // first (a vectorised loop), so that a block that k shares with every row, as overlapping
+    // components do, builds no index.
+    Index n_kept = 0;
+    for (Index i = 0; i < rows; ++i) n_kept += ws.resp[i] != Scalar(0);
     // Sums run over whole groups of kSumLanes; the padding holds zero responsibilities.
     const Index n = (n_kept + kSumLanes<Scalar> - 1) / kSumLanes<Scalar> * kSumLanes<Scalar>;
     const bool gather = n_kept < rows;
     if (gather) {
+      ws.kept_rows.resize(rows);
+      for (Index i = 0, j = 0; i < rows; ++i) {  // branch-free compaction
+        ws.kept_rows[j] = i;
+        j += ws.resp[i] != Scalar(0);
+      }
       // Feature by feature: each feature's kept values are written contiguously and read from
       // one contiguous row of ws.transposed. Row by row (a column of ws.kept at a time) writes
       // D lines a row apart for every kept row, which cost a diag W4 iteration more than its
@@ -373,21 +462,10 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
           }
       }
     } else {
-      // One fused pass per feature: r (x - s) and r (x - s)² summed lane-wise.
       for (Index d = 0; d < D; ++d) {
-        Eigen::Array<Scalar, kSumLanes<Scalar>, 1> first, second;
-        first.setZero();
-        second.setZero();
-        const Scalar s = shift(k, d);
-        const Scalar* x = X_k.row(d).data();
-        for (Index i = 0; i < n; i += kSumLanes<Scalar>) {
-          const auto c = SumMap(x + i) - s;
-          const auto rc = (SumMap(r + i) * c).eval();
-          first += rc;
-          second += rc * c;
-        }
-        stats.first(k, d) += static_cast<double>(first.sum());
-        stats.second(k, d) += static_cast<double>(second.sum());
+        const auto [first, second] = centred_moments(X_k.row(d).data(), r, shift(k, d), n);
+        stats.first(k, d) += first;
+        stats.second(k, d) += second;
       }
     }
   }

@@ -399,7 +399,7 @@ void score_chunk(const Model<Scalar>& model, const Conditioning& c, const Patter
       const Index rows = std::min(detail::kLanes<Scalar>, n - i);
       const detail::Lanes<Scalar> quadratic =
           dense ? detail::full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data())
-                : detail::diagonal_quadratic(x + i, stride, mu, ws.scale.row(k));
+                : detail::diagonal_quadratic(x + i, stride, mu.data(), ws.scale.row(k).data(), D);
       Eigen::Map<Vector<Scalar>>(ws.log_prob.col(k).data() + i, rows) =
           cw.row_constant.segment(i, rows).array() - Scalar(0.5) * quadratic.head(rows);
     }
