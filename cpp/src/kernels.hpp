@@ -138,57 +138,23 @@ void load_transposed(const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws
 /// sum_j ((x - mu)ᵀ U)_j² for one group of lanes, from the transposed block at `x` (row stride
 /// `stride`) and the upper triangular U (D, D), given as Uᵀ (`factor_t`, row-major, so that
 /// column j of U is contiguous): y_j = sum_{d <= j} (x_d - mu_d) U_dj. The lanes are centred
-/// once into `centered` (D * kLanes, L1-resident). Then two columns of U at a time over four
-/// SIMD registers of lanes: each centred value loaded serves two FMAs, and the eight
-/// accumulators, the values and the two factors fit in AVX2's sixteen registers. One column at
-/// a time (one load per FMA) the loop was bound by its loads at about half the FMA peak. The
-/// sums run in the same order as one column at a time, so the results are the same bits.
+/// once into `centered` (D * kLanes, L1-resident), so that the D²/2 inner steps are one load
+/// and one FMA each.
 template <typename Scalar, typename Mean>
 Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, const Scalar* factor_t, Index D,
                              Scalar* centered) {
-  namespace ei = Eigen::internal;
-  using Packet = typename ei::packet_traits<Scalar>::type;
   using Map = Eigen::Map<const Lanes<Scalar>>;
-  constexpr Index L = kLanes<Scalar>, width = ei::packet_traits<Scalar>::size, group = 4;
-  static_assert(L % (group * width) == 0, "a group of lanes is a whole number of register groups");
+  using AlignedMap = Eigen::Map<const Lanes<Scalar>, Eigen::AlignedMax>;
+  constexpr Index L = kLanes<Scalar>;
   for (Index d = 0; d < D; ++d) Eigen::Map<Lanes<Scalar>, Eigen::AlignedMax>(centered + d * L) = Map(x + d * stride) - mu[d];
-  Lanes<Scalar> out;
-  for (Index g = 0; g < L; g += group * width) {
-    const Scalar* c = centered + g;
-    Packet sum[group], y0[group], y1[group];
-    for (Index p = 0; p < group; ++p) sum[p] = ei::pset1<Packet>(Scalar(0));
-    Index j = 0;
-    for (; j + 1 < D; j += 2) {
-      const Scalar* u0 = factor_t + j * D;
-      const Scalar* u1 = u0 + D;
-      for (Index p = 0; p < group; ++p) y0[p] = y1[p] = ei::pset1<Packet>(Scalar(0));
-      for (Index d = 0; d <= j; ++d) {
-        const Packet a = ei::pset1<Packet>(u0[d]), b = ei::pset1<Packet>(u1[d]);
-        for (Index p = 0; p < group; ++p) {
-          const Packet v = ei::pload<Packet>(c + d * L + p * width);
-          y0[p] = ei::pmadd(v, a, y0[p]);
-          y1[p] = ei::pmadd(v, b, y1[p]);
-        }
-      }
-      const Packet b = ei::pset1<Packet>(u1[j + 1]);  // column j + 1 has one more term
-      for (Index p = 0; p < group; ++p) {
-        y1[p] = ei::pmadd(ei::pload<Packet>(c + (j + 1) * L + p * width), b, y1[p]);
-        sum[p] = ei::pmadd(y0[p], y0[p], sum[p]);
-        sum[p] = ei::pmadd(y1[p], y1[p], sum[p]);
-      }
-    }
-    if (j < D) {  // the last column of an odd D
-      const Scalar* u0 = factor_t + j * D;
-      for (Index p = 0; p < group; ++p) y0[p] = ei::pset1<Packet>(Scalar(0));
-      for (Index d = 0; d <= j; ++d) {
-        const Packet a = ei::pset1<Packet>(u0[d]);
-        for (Index p = 0; p < group; ++p) y0[p] = ei::pmadd(ei::pload<Packet>(c + d * L + p * width), a, y0[p]);
-      }
-      for (Index p = 0; p < group; ++p) sum[p] = ei::pmadd(y0[p], y0[p], sum[p]);
-    }
-    for (Index p = 0; p < group; ++p) ei::pstoreu(out.data() + g + p * width, sum[p]);
+  Lanes<Scalar> sum = Lanes<Scalar>::Zero();
+  for (Index j = 0; j < D; ++j) {
+    const Scalar* u = factor_t + j * D;
+    Lanes<Scalar> y = Lanes<Scalar>::Zero();
+    for (Index d = 0; d <= j; ++d) y += AlignedMap(centered + d * L) * u[d];
+    sum += y.square();
   }
-  return out;
+  return sum;
 }
 
 /// sum_d ((x_d - mu_d) s_d)² for one group of lanes: the diagonal factor's quadratic form, from
