@@ -79,12 +79,22 @@ def read_bandwidth(threads, nbytes=512 * 2**20, repeats=5):
     return x.nbytes / best / 1e9
 
 
+def exp_seconds():
+    """Seconds per value of gaussmix's vectorised exp() on one thread (the E-step's), timed by the
+    core itself in the build this CPU dispatches to; None when gaussmix is not importable."""
+    try:
+        from gaussmix._dispatch import core
+        return core.measure_exp_throughput()
+    except (ImportError, AttributeError):
+        return None
+
+
 def measure(threads_list, quick=False):
     """Peaks for each thread count in ``threads_list``."""
     n = 2048 if quick else 4096
     out = {"cpu": cpu_line(), "blas": blas_line(), "python": platform.python_version(),
            "numpy": np.__version__, "platform": platform.platform(), "matmul_n": n,
-           "by_threads": {}}
+           "exp": exp_seconds(), "by_threads": {}}
     for t in sorted(set(threads_list)):
         with threadpool_limits(limits=t):
             out["by_threads"][str(t)] = {

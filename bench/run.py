@@ -242,6 +242,8 @@ def main(argv=None):
     for t, m in machine["by_threads"].items():
         log(f"  {t} thread(s): matmul float64 {m['matmul_gflops_float64']:.0f} GFLOP/s, "
             f"float32 {m['matmul_gflops_float32']:.0f} GFLOP/s, read {m['read_gbps']:.1f} GB/s")
+    if machine.get("exp"):
+        log(f"  gaussmix exp(): {machine['exp']['float64_seconds'] * 1e9:.2f} ns per float64 value, one thread")
 
     scratch = tempfile.mkdtemp(prefix="gaussmix-bench-")
     results = []

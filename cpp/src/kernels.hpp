@@ -18,6 +18,7 @@
 
 #include "gaussmix/model.hpp"
 #include "gaussmix/statistics.hpp"
+#include "packet_math.hpp"
 #include "parallel.hpp"
 
 namespace gaussmix::detail {
@@ -60,7 +61,7 @@ struct Workspace {
   Matrix<Scalar> scale;       // (K, D) per-feature precision factors (diag, spherical)
   ColMatrix<Scalar> log_prob; // (rows, K) log pi_k + log N(x | k), then responsibilities
   Vector<Scalar> log_norm;    // (rows) log p(x)
-  Vector<Scalar> total;       // (rows) sum_k exp(log_prob - max)
+  Vector<Scalar> total;       // (rows) sum_k exp(log_prob - max), then its inverse
   Vector<Scalar> resp;        // (padded rows) w_i r_ik of one component; zero in the padding
   Matrix<Scalar> lanes;       // (D, kLanes) one group of rows, centred (full_quadratic())
   Matrix<Scalar> kept;        // (D, padded rows) the block's rows with r_ik > 0, transposed
@@ -292,54 +293,72 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
 }
 
 /// Turns ws.log_prob into responsibilities in place and ws.log_norm into log p(x) by a
-/// max-shifted log-sum-exp per row. Every pass runs down a column, vectorised across rows.
+/// max-shifted log-sum-exp per row, one packet of rows at a time through every component. Three
+/// loops (exponentials and their sums, logarithms and inverses, scaling) rather than one:
+/// each has independent iterations that the CPU overlaps, where one loop's chain from exp to sum
+/// to log to division to product was latency-bound (W1, K = 4).
+///
+/// Responsibilities below the smallest normal number become exact zeros: subnormals would slow
+/// every later product by orders of magnitude, and zeros let accumulate_transposed() skip rows
+/// and components. exp() only sees arguments in [log(smallest), 0], the range
+/// exp_nonpositive() is made for; a packet whose arguments all lie below is zeroed without it.
 template <typename Scalar>
 void normalize_log_prob(Workspace<Scalar>& ws) {
-  using Chunk = Eigen::Array<Scalar, kSumLanes<Scalar>, 1>;
-  constexpr Index C = kSumLanes<Scalar>;
-  const Index K = ws.log_prob.cols(), rows = ws.log_prob.rows();
-  ws.log_norm = ws.log_prob.col(0);
-  for (Index k = 1; k < K; ++k) ws.log_norm = ws.log_norm.cwiseMax(ws.log_prob.col(k));
-  // Responsibilities below the smallest normal number become exact zeros: subnormals would
-  // slow every later product by orders of magnitude, and zeros let accumulate_transposed() skip rows and
-  // components. A chunk of rows whose shifted log-probabilities all lie below log(min) is
-  // zeroed without calling exp(): with separated components that is most of them. (Packets
-  // rather than Eigen's select(), which is not vectorised and would turn every exp into a
-  // scalar libm call.)
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  constexpr Index width = packet_traits<Scalar>::size;
+  const Index K = ws.log_prob.cols(), rows = ws.log_prob.rows(), packed = rows / width * width;
   const Scalar smallest = std::numeric_limits<Scalar>::min();
   const Scalar log_smallest = std::log(smallest);
-  const Scalar* norm = ws.log_norm.data();
-  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
-  constexpr Index width = Eigen::internal::packet_traits<Scalar>::size;
-  const Packet least = Eigen::internal::pset1<Packet>(smallest);
-  ws.total.setZero(rows);
-  for (Index k = 0; k < K; ++k) {
-    Scalar* r = ws.log_prob.col(k).data();
-    Index i = 0;
-    for (; i + C <= rows; i += C) {
-      const Chunk shifted = Eigen::Map<const Chunk>(r + i) - Eigen::Map<const Chunk>(norm + i);
-      auto out = Eigen::Map<Chunk>(r + i);
-      if ((shifted < log_smallest).all()) {
-        out.setZero();
-        continue;
+  const Packet least = pset1<Packet>(smallest), log_least = pset1<Packet>(log_smallest);
+  Scalar* log_prob = ws.log_prob.data();  // column k at log_prob + k * rows
+  ws.log_norm.resize(rows);
+  ws.total.resize(rows);
+  Scalar* norm = ws.log_norm.data();
+  Scalar* total = ws.total.data();
+  for (Index i = 0; i < packed; i += width) {
+    Packet top = ploadu<Packet>(log_prob + i);
+    for (Index k = 1; k < K; ++k) top = pmax(top, ploadu<Packet>(log_prob + k * rows + i));
+    Packet sum = pset1<Packet>(Scalar(0));
+    for (Index k = 0; k < K; ++k) {
+      Scalar* r = log_prob + k * rows + i;
+      const Packet shifted = psub(ploadu<Packet>(r), top);
+      Packet value = pset1<Packet>(Scalar(0));
+      if (predux_max(shifted) >= log_smallest) {
+        value = exp_nonpositive(pmax(shifted, log_least));
+        value = pand(pand(pcmp_le(log_least, shifted), pcmp_le(least, value)), value);
       }
-      out = shifted.exp();
-      for (Index c = 0; c < C; c += width) {  // r < smallest -> 0, as a mask
-        const Packet value = Eigen::internal::ploadu<Packet>(r + i + c);
-        Eigen::internal::pstoreu(r + i + c, Eigen::internal::pand(Eigen::internal::pcmp_le(least, value), value));
-      }
-      ws.total.template segment<C>(i) += out.matrix();
+      pstoreu(r, value);
+      sum = padd(sum, value);
     }
-    for (; i < rows; ++i) {
-      const Scalar value = std::exp(r[i] - norm[i]);
-      r[i] = value < smallest ? Scalar(0) : value;
-      ws.total[i] += r[i];
-    }
+    pstoreu(norm + i, top);
+    pstoreu(total + i, sum);
   }
-  ws.log_norm.array() += ws.total.array().log();
-  for (const auto& [i, offset] : ws.far_rows) ws.log_norm[i] = static_cast<Scalar>(ws.log_norm[i] + offset);
-  ws.total = ws.total.cwiseInverse();
+  for (Index i = packed; i < rows; ++i) {
+    Scalar top = log_prob[i];
+    for (Index k = 1; k < K; ++k) top = std::max(top, log_prob[k * rows + i]);
+    total[i] = 0;
+    for (Index k = 0; k < K; ++k) {
+      Scalar& r = log_prob[k * rows + i];
+      const Scalar shifted = r - top;
+      r = shifted < log_smallest ? Scalar(0) : std::exp(shifted);
+      if (r < smallest) r = Scalar(0);
+      total[i] += r;
+    }
+    norm[i] = top;
+  }
+  // log p(x) and 1 / sum
+  for (Index i = 0; i < packed; i += width) {
+    const Packet sum = ploadu<Packet>(total + i);
+    pstoreu(norm + i, padd(ploadu<Packet>(norm + i), log_normal(sum)));
+    pstoreu(total + i, pdiv(pset1<Packet>(Scalar(1)), sum));
+  }
+  for (Index i = packed; i < rows; ++i) {
+    norm[i] += std::log(total[i]);
+    total[i] = Scalar(1) / total[i];
+  }
   for (Index k = 0; k < K; ++k) ws.log_prob.col(k).array() *= ws.total.array();
+  for (const auto& [row, offset] : ws.far_rows) norm[row] = static_cast<Scalar>(norm[row] + offset);
 }
 
 /// sum_i a_i b_i over n rows (a multiple of kSumLanes), in the data's type, returned as double.
@@ -379,6 +398,61 @@ std::pair<double, double> centred_moments(const Scalar* x, const Scalar* r, Scal
   return {static_cast<double>(Eigen::internal::predux(first[0])), static_cast<double>(Eigen::internal::predux(second[0]))};
 }
 
+/// The statistics of one component over a block of transposed rows when D = Features <= 4
+/// (full and tied): N, S1 and the lower triangle of S2 in one pass over the rows, every sum in a
+/// packet of its own. At such small D the general path's separate passes (sum, count, gather,
+/// centre, weight, then a dot product per pair of features) cost more than the arithmetic.
+template <int Features, typename Scalar>
+void add_small_moments(const Scalar* x, Index stride, const Scalar* r, const Scalar* weight, const Scalar* s,
+                       Index rows, Index k, SufficientStatistics& stats) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  constexpr Index width = packet_traits<Scalar>::size;
+  constexpr int pairs = Features * (Features + 1) / 2;
+  Packet count = pset1<Packet>(Scalar(0)), first[Features], second[pairs], shift[Features];
+  for (int d = 0; d < Features; ++d) {
+    first[d] = count;
+    shift[d] = pset1<Packet>(s[d]);
+  }
+  for (int p = 0; p < pairs; ++p) second[p] = count;
+  Index i = 0;
+  for (; i + width <= rows; i += width) {
+    Packet resp = ploadu<Packet>(r + i);
+    if (weight) resp = pmul(resp, ploadu<Packet>(weight + i));
+    Packet centred[Features], weighted[Features];
+    for (int d = 0; d < Features; ++d) {
+      centred[d] = psub(ploadu<Packet>(x + d * stride + i), shift[d]);
+      weighted[d] = pmul(resp, centred[d]);
+      first[d] = padd(first[d], weighted[d]);
+    }
+    count = padd(count, resp);
+    for (int a = 0, p = 0; a < Features; ++a)
+      for (int b = 0; b <= a; ++b, ++p) second[p] = pmadd(weighted[a], centred[b], second[p]);
+  }
+  Scalar n = predux(count), f[Features], q[pairs];
+  for (int d = 0; d < Features; ++d) f[d] = predux(first[d]);
+  for (int p = 0; p < pairs; ++p) q[p] = predux(second[p]);
+  for (; i < rows; ++i) {  // the last rows, one at a time
+    const Scalar resp = weight ? r[i] * weight[i] : r[i];
+    Scalar centred[Features];
+    for (int d = 0; d < Features; ++d) {
+      centred[d] = x[d * stride + i] - s[d];
+      f[d] += resp * centred[d];
+    }
+    n += resp;
+    for (int a = 0, p = 0; a < Features; ++a)
+      for (int b = 0; b <= a; ++b, ++p) q[p] += resp * centred[a] * centred[b];
+  }
+  stats.resp_sum[k] += n;
+  const Index first_row = stats.covariance_type == CovarianceType::full ? k * Features : 0;
+  for (int d = 0; d < Features; ++d) stats.first(k, d) += f[d];
+  for (int a = 0, p = 0; a < Features; ++a)
+    for (int b = 0; b <= a; ++b, ++p) {
+      stats.second(first_row + a, b) += q[p];
+      if (b != a) stats.second(first_row + b, a) += q[p];
+    }
+}
+
 /// Adds the statistics of the block in ws.transposed (`rows` rows) with responsibilities `resp`
 /// (rows, K) and optional weights. `shift` is stats.shift in the data's type. Sums run in the
 /// data's type within the block and in double across blocks.
@@ -393,6 +467,21 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
   using Block = Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>>;
   const Index D = shift.cols(), K = shift.rows(), padded = padded_rows<Scalar>(rows);
   const CovarianceType type = stats.covariance_type;
+  if ((type == CovarianceType::full || type == CovarianceType::tied) && D <= 4) {
+    const Scalar* x = ws.transposed.data();
+    const Index stride = ws.transposed.cols();
+    for (Index k = 0; k < K; ++k) {
+      const Scalar* r = resp.col(k).data();
+      const Scalar* s = shift.row(k).data();
+      switch (D) {
+        case 1: add_small_moments<1>(x, stride, r, weight, s, rows, k, stats); break;
+        case 2: add_small_moments<2>(x, stride, r, weight, s, rows, k, stats); break;
+        case 3: add_small_moments<3>(x, stride, r, weight, s, rows, k, stats); break;
+        default: add_small_moments<4>(x, stride, r, weight, s, rows, k, stats); break;
+      }
+    }
+    return;
+  }
   ws.resp.setZero(padded);
   reserve(ws.kept, D, padded);
   ws.kept_resp.resize(padded);

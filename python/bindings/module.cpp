@@ -439,5 +439,9 @@ PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
                     "simd"_a = info.simd, "eigen"_a = info.eigen_version,
                     "cpu_supports"_a = info.cpu_supports, "native"_a = GAUSSMIX_NATIVE_BUILD != 0);
   });
+  m.def("measure_exp_throughput", []() {
+    const auto rate = gaussmix::measure_exp_throughput();
+    return py::dict("float64_seconds"_a = rate.float64_seconds, "float32_seconds"_a = rate.float32_seconds);
+  }, "Seconds per value of the E-step's vectorised exp() on one thread, timed now (for benchmarks).");
   m.attr("__version__") = GAUSSMIX_VERSION;
 }

@@ -108,8 +108,9 @@ void check_shape(CovarianceType type, Index N, Index K, Index D, double offset, 
 int main() {
   const CovarianceType types[] = {CovarianceType::full, CovarianceType::tied, CovarianceType::diag,
                                   CovarianceType::spherical};
-  // D = 16 and 17 straddle the small-D statistics path; 1037 rows leave partial blocks and lanes.
-  for (const Index D : {1, 3, 16, 17, 40, 70})
+  // D = 4 and 5 straddle the one-pass statistics of add_small_moments(), 16 and 17 the small-D
+  // dot-product path; 1037 rows leave partial blocks, lane groups and packets.
+  for (const Index D : {1, 2, 3, 4, 5, 16, 17, 40, 70})
     for (const auto type : types) {
       check_shape<double>(type, 1037, 3, D, 0.0, 1e-10);
       check_shape<float>(type, 1037, 3, D, 0.0, 2e-4);

@@ -36,4 +36,13 @@ struct BuildInfo {
 };
 BuildInfo build_info();
 
+/// Seconds per value of the E-step's vectorised exp() (the one normalising log-probabilities)
+/// on one thread, float64 and float32, timed now: what an exp-bound fit (few features, as W1 of
+/// the benchmarks) cannot go below, N * K of them per EM iteration.
+struct ExpThroughput {
+  double float64_seconds;
+  double float32_seconds;
+};
+ExpThroughput measure_exp_throughput();
+
 }  // namespace gaussmix
