@@ -136,17 +136,29 @@ void load_transposed(const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws
 #pragma GCC diagnostic pop
 #endif
 
+/// Columns of U between two checks of full_quadratic()'s early stop.
+constexpr Index kPruneColumns = 8;
+
 /// sum_j ((x - mu)ᵀ U)_j² for one group of lanes, from the transposed block at `x` (row stride
 /// `stride`) and the upper triangular U (D, D), given as Uᵀ (`factor_t`, row-major, so that
 /// column j of U is contiguous): y_j = sum_{d <= j} (x_d - mu_d) U_dj. The lanes are centred
 /// once into `centered` (D * kLanes, L1-resident), so that the D²/2 inner steps are one load
 /// and one FMA each.
+///
+/// With `best` (each lane's largest log-probability so far), the sum stops early, returned
+/// partial, once every lane's (constant - sum / 2) - best is below log(smallest normal): the
+/// terms are squares, so a partial sum only grows, and so (rounding is monotone) do the full
+/// form and normalize_log_prob()'s `shifted`. Such a component's responsibility is flushed to
+/// an exact zero and left out of log p(x) either way, so posteriors and log p(x) are bitwise
+/// those of the full sums; the log-probability itself is not. The late columns are the long
+/// ones: stopping after a quarter of them skips 15/16 of the multiply-adds.
 template <typename Scalar, typename Mean>
 Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, const Scalar* factor_t, Index D,
-                             Scalar* centered) {
+                             Scalar* centered, Scalar constant = 0, const Lanes<Scalar>* best = nullptr) {
   using Map = Eigen::Map<const Lanes<Scalar>>;
   using AlignedMap = Eigen::Map<const Lanes<Scalar>, Eigen::AlignedMax>;
   constexpr Index L = kLanes<Scalar>;
+  const Scalar log_smallest = std::log(std::numeric_limits<Scalar>::min());
   for (Index d = 0; d < D; ++d) Eigen::Map<Lanes<Scalar>, Eigen::AlignedMax>(centered + d * L) = Map(x + d * stride) - mu[d];
   Lanes<Scalar> sum = Lanes<Scalar>::Zero();
   for (Index j = 0; j < D; ++j) {
@@ -154,6 +166,9 @@ Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, cons
     Lanes<Scalar> y = Lanes<Scalar>::Zero();
     for (Index d = 0; d <= j; ++d) y += AlignedMap(centered + d * L) * u[d];
     sum += y.square();
+    if (best && (j + 1) % kPruneColumns == 0 && j + 1 < D &&
+        (((constant - Scalar(0.5) * sum) - *best) < log_smallest).all())
+      break;
   }
   return sum;
 }
@@ -245,10 +260,12 @@ void rescore_far_rows(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>&
 }
 
 /// log pi_k + log N(x_i | k) for the rows of X_blk into ws.log_prob, except for the rows listed
-/// in ws.far_rows (see rescore_far_rows()).
+/// in ws.far_rows (see rescore_far_rows()). `for_posteriors`: the values only feed
+/// normalize_log_prob(), and a full or tied form may stop early where its responsibility is
+/// certainly zero (see full_quadratic()).
 template <typename Scalar, typename Rows>
-void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk,
-                       Workspace<Scalar>& ws) {
+void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws,
+                       bool for_posteriors) {
   const Index rows = X_blk.rows(), D = model.n_features(), K = model.n_components();
   const CovarianceType type = model.covariance_type();
   const auto& means = model.means();
@@ -268,15 +285,20 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
   ws.far_rows.clear();
   // Group of rows outer, components inner: the group's D * kLanes values stay in L1 while every
   // component's factor streams past them.
+  const bool prune = for_posteriors && dense && D > kPruneColumns && K > 1;
   for (Index i = 0; i < rows; i += kLanes<Scalar>) {
     const Index n = std::min(kLanes<Scalar>, rows - i);
+    Lanes<Scalar> best = Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity());
     for (Index k = 0; k < K; ++k) {
       const auto mu = means.row(k);
-      const Lanes<Scalar> quadratic =
-          dense ? full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data())
-                : diagonal_quadratic(x + i, stride, mu.data(), ws.scale.row(k).data(), D);
       const Scalar constant = static_cast<Scalar>(model.log_normalizers()[k]);
-      Eigen::Map<Vector<Scalar>>(ws.log_prob.col(k).data() + i, n) = constant - Scalar(0.5) * quadratic.head(n);
+      const Lanes<Scalar> quadratic =
+          dense ? full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data(), constant,
+                                 prune ? &best : nullptr)
+                : diagonal_quadratic(x + i, stride, mu.data(), ws.scale.row(k).data(), D);
+      const Lanes<Scalar> log_prob = constant - Scalar(0.5) * quadratic;
+      if (prune) best = best.max(log_prob);  // a stopped form is far below best: no change
+      Eigen::Map<Vector<Scalar>>(ws.log_prob.col(k).data() + i, n) = log_prob.head(n);
     }
   }
   // Overflowing quadratic forms show as NaN or as -inf beside a finite constant. Checked in a

@@ -91,7 +91,7 @@ void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCR
   require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   accumulate_pass(X, sample_weight, model.covariance_type(), model.means(), buffers,
                   [&](Workspace<Scalar>& ws, const auto& X_blk, Index) {
-                    weighted_log_prob(model, X_blk, ws);  // leaves the block transposed in ws
+                    weighted_log_prob(model, X_blk, ws, true);  // leaves the block transposed in ws
                     normalize_log_prob(ws);
                     return true;
                   });
