@@ -64,6 +64,8 @@ struct Workspace {
   Vector<Scalar> total;       // (rows) sum_k exp(log_prob - max), then its inverse
   Vector<Scalar> resp;        // (padded rows) w_i r_ik of one component; zero in the padding
   Matrix<Scalar> lanes;       // (D, kLanes) one group of rows, centred (full_quadratic())
+  ColMatrix<Scalar> partial;  // (kLanes, K) the group's first columns of every full form
+  std::vector<char> promising; // (K) components computed first in the early-stop order
   Matrix<Scalar> kept;        // (D, padded rows) the block's rows with r_ik > 0, transposed
   Vector<Scalar> kept_resp;   // (padded rows) their w_i r_ik; zero in the padding
   std::vector<Index> kept_rows; // their indices in the block
@@ -139,36 +141,49 @@ void load_transposed(const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws
 /// Columns of U between two checks of full_quadratic()'s early stop.
 constexpr Index kPruneColumns = 8;
 
+/// True when constant - partial / 2 lies below best + log(smallest normal) in every lane: a
+/// component whose quadratic form is at least `partial` has a responsibility that
+/// normalize_log_prob() flushes to zero (see full_quadratic()).
+template <typename Scalar>
+bool certainly_flushed(const Lanes<Scalar>& partial, Scalar constant, const Lanes<Scalar>& best) {
+  const Scalar log_smallest = std::log(std::numeric_limits<Scalar>::min());
+  return (((constant - Scalar(0.5) * partial) - best) < log_smallest).all();
+}
+
 /// sum_j ((x - mu)ᵀ U)_j² for one group of lanes, from the transposed block at `x` (row stride
 /// `stride`) and the upper triangular U (D, D), given as Uᵀ (`factor_t`, row-major, so that
 /// column j of U is contiguous): y_j = sum_{d <= j} (x_d - mu_d) U_dj. The lanes are centred
 /// once into `centered` (D * kLanes, L1-resident), so that the D²/2 inner steps are one load
 /// and one FMA each.
 ///
+/// Only columns [begin, end) (end < 0: D) are added, to `sum`, so that a form may be computed
+/// in two calls, [0, split) and [split, D), with the operations of one call in the same order.
+///
 /// With `best` (each lane's largest log-probability so far), the sum stops early, returned
-/// partial, once every lane's (constant - sum / 2) - best is below log(smallest normal): the
-/// terms are squares, so a partial sum only grows, and so (rounding is monotone) do the full
-/// form and normalize_log_prob()'s `shifted`. Such a component's responsibility is flushed to
-/// an exact zero and left out of log p(x) either way, so posteriors and log p(x) are bitwise
-/// those of the full sums; the log-probability itself is not. The late columns are the long
-/// ones: stopping after a quarter of them skips 15/16 of the multiply-adds.
+/// partial, once certainly_flushed(): every lane's (constant - sum / 2) - best is below
+/// log(smallest normal). The terms are squares, so a partial sum only grows, and so (rounding is
+/// monotone) do the full form and normalize_log_prob()'s `shifted`. Such a component's
+/// responsibility is flushed to an exact zero and left out of log p(x) either way, so
+/// posteriors and log p(x) are bitwise those of the full sums; the log-probability itself is
+/// not. The late columns are the long ones: stopping after a quarter of them skips 15/16 of the
+/// multiply-adds.
 template <typename Scalar, typename Mean>
 Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, const Scalar* factor_t, Index D,
-                             Scalar* centered, Scalar constant = 0, const Lanes<Scalar>* best = nullptr) {
+                             Scalar* centered, Index begin = 0, Index end = -1,
+                             Lanes<Scalar> sum = Lanes<Scalar>::Zero(), Scalar constant = 0,
+                             const Lanes<Scalar>* best = nullptr) {
   using Map = Eigen::Map<const Lanes<Scalar>>;
   using AlignedMap = Eigen::Map<const Lanes<Scalar>, Eigen::AlignedMax>;
   constexpr Index L = kLanes<Scalar>;
-  const Scalar log_smallest = std::log(std::numeric_limits<Scalar>::min());
-  for (Index d = 0; d < D; ++d) Eigen::Map<Lanes<Scalar>, Eigen::AlignedMax>(centered + d * L) = Map(x + d * stride) - mu[d];
-  Lanes<Scalar> sum = Lanes<Scalar>::Zero();
-  for (Index j = 0; j < D; ++j) {
+  if (end < 0) end = D;
+  for (Index d = 0; d < end; ++d)
+    Eigen::Map<Lanes<Scalar>, Eigen::AlignedMax>(centered + d * L) = Map(x + d * stride) - mu[d];
+  for (Index j = begin; j < end; ++j) {
     const Scalar* u = factor_t + j * D;
     Lanes<Scalar> y = Lanes<Scalar>::Zero();
     for (Index d = 0; d <= j; ++d) y += AlignedMap(centered + d * L) * u[d];
     sum += y.square();
-    if (best && (j + 1) % kPruneColumns == 0 && j + 1 < D &&
-        (((constant - Scalar(0.5) * sum) - *best) < log_smallest).all())
-      break;
+    if (best && (j + 1) % kPruneColumns == 0 && j + 1 < end && certainly_flushed(sum, constant, *best)) break;
   }
   return sum;
 }
@@ -286,20 +301,55 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
   // Group of rows outer, components inner: the group's D * kLanes values stay in L1 while every
   // component's factor streams past them.
   const bool prune = for_posteriors && dense && D > kPruneColumns && K > 1;
+  if (prune) {
+    reserve(ws.partial, kLanes<Scalar>, K);
+    ws.promising.resize(K);
+  }
   for (Index i = 0; i < rows; i += kLanes<Scalar>) {
     const Index n = std::min(kLanes<Scalar>, rows - i);
-    Lanes<Scalar> best = Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity());
-    for (Index k = 0; k < K; ++k) {
-      const auto mu = means.row(k);
-      const Scalar constant = static_cast<Scalar>(model.log_normalizers()[k]);
-      const Lanes<Scalar> quadratic =
-          dense ? full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data(), constant,
-                                 prune ? &best : nullptr)
-                : diagonal_quadratic(x + i, stride, mu.data(), ws.scale.row(k).data(), D);
-      const Lanes<Scalar> log_prob = constant - Scalar(0.5) * quadratic;
-      if (prune) best = best.max(log_prob);  // a stopped form is far below best: no change
+    const auto store = [&](Index k, const Lanes<Scalar>& log_prob) {
       Eigen::Map<Vector<Scalar>>(ws.log_prob.col(k).data() + i, n) = log_prob.head(n);
+    };
+    const auto constant = [&](Index k) { return static_cast<Scalar>(model.log_normalizers()[k]); };
+    if (!prune) {
+      for (Index k = 0; k < K; ++k) {
+        const auto mu = means.row(k);
+        const Lanes<Scalar> quadratic =
+            dense ? full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data())
+                  : diagonal_quadratic(x + i, stride, mu.data(), ws.scale.row(k).data(), D);
+        store(k, constant(k) - Scalar(0.5) * quadratic);
+      }
+      continue;
     }
+    // Early stop (see full_quadratic()): the first kPruneColumns columns of every component;
+    // then in full the components that these partial forms make most likely for some row, so
+    // that each lane's `best` is (nearly) its largest; then the others, most of them stopped
+    // with no further work.
+    for (Index k = 0; k < K; ++k)
+      ws.partial.col(k) = full_quadratic(x + i, stride, means.row(k), factors_t + k * factor_size, D,
+                                         ws.lanes.data(), 0, kPruneColumns);
+    std::fill(ws.promising.begin(), ws.promising.end(), 0);
+    for (Index lane = 0; lane < n; ++lane) {
+      Index top = 0;
+      for (Index k = 1; k < K; ++k)
+        if (constant(k) - Scalar(0.5) * ws.partial(lane, k) > constant(top) - Scalar(0.5) * ws.partial(lane, top))
+          top = k;
+      ws.promising[top] = 1;
+    }
+    Lanes<Scalar> best = Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity());
+    for (const bool first_round : {true, false})
+      for (Index k = 0; k < K; ++k) {
+        if (static_cast<bool>(ws.promising[k]) != first_round) continue;
+        const Lanes<Scalar> partial = ws.partial.col(k);
+        const Lanes<Scalar> quadratic =
+            certainly_flushed(partial, constant(k), best)
+                ? partial
+                : full_quadratic(x + i, stride, means.row(k), factors_t + k * factor_size, D, ws.lanes.data(),
+                                 kPruneColumns, D, partial, constant(k), &best);
+        const Lanes<Scalar> log_prob = constant(k) - Scalar(0.5) * quadratic;
+        best = best.max(log_prob);  // a stopped form is far below best: no change
+        store(k, log_prob);
+      }
   }
   // Overflowing quadratic forms show as NaN or as -inf beside a finite constant. Checked in a
   // pass of its own: a test inside the loop above costs W3 (D = 64) about 10% of its time.
