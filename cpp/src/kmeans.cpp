@@ -335,19 +335,23 @@ template <typename Scalar>
 KMeansResult<Scalar> kmeans(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
                             const Vector<double>& weight, const DataSummary& summary, Index sample_size) {
   const Index n = X.rows();
-  if (sample_size <= 0 || sample_size >= n) return kmeans_about<Scalar>(X, n_clusters, seed, weight, 300, 1e-4, summary);
   // k-means on a uniform sample (each row keeping its weight), then one assignment of every row
-  // to the sample's centers: the start EM refines anyway, at the cost of one pass over X.
-  detail::Random rng(derive_seed(seed, 0x5a5a));
-  const std::vector<Index> rows = uniform_sample(n, std::max(sample_size, n_clusters), rng);
-  const Index m = static_cast<Index>(rows.size());
-  Matrix<Scalar> X_sample(m, X.cols());
-  Vector<double> w_sample(m);
-  for (Index i = 0; i < m; ++i) {
-    X_sample.row(i) = X.row(rows[i]);
-    w_sample[i] = weight[rows[i]];
+  // to the sample's centers: the start EM refines anyway, at the cost of one pass over X. On
+  // all rows when no sample is asked for, or when too few weighted rows were drawn.
+  Matrix<Scalar> X_sample;
+  Vector<double> w_sample;
+  if (sample_size > 0 && sample_size < n) {
+    detail::Random rng(derive_seed(seed, 0x5a5a));
+    const std::vector<Index> rows = uniform_sample(n, std::max(sample_size, n_clusters), rng);
+    const Index m = static_cast<Index>(rows.size());
+    X_sample.resize(m, X.cols());
+    w_sample.resize(m);
+    for (Index i = 0; i < m; ++i) {
+      X_sample.row(i) = X.row(rows[i]);
+      w_sample[i] = weight[rows[i]];
+    }
   }
-  if ((w_sample.array() > 0.0).count() < n_clusters)  // too few weighted rows drawn: all of X
+  if ((w_sample.array() > 0.0).count() < n_clusters)
     return kmeans_about<Scalar>(X, n_clusters, seed, weight, 300, 1e-4, summary);
   const KMeansResult<Scalar> on_sample =
       kmeans_about<Scalar>(MatrixCRef<Scalar>(X_sample), n_clusters, seed, w_sample, 300, 1e-4, summary);
