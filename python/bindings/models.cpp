@@ -1,6 +1,6 @@
 // gaussmix._gmm, models as objects: the model file, models from given parameters, marginals,
-// conditionals and ICL. Type conversion only, like module.cpp; the GIL is released around
-// every call into the core.
+// conditionals and ICL. Type conversion only, like module.cpp; every call into the core goes
+// through call_core() (GIL released, Ctrl-C honoured).
 
 #include <pybind11/eigen.h>
 #include <pybind11/pybind11.h>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core_call.hpp"
 #include "gaussmix/gaussmix.hpp"
 
 namespace py = pybind11;
@@ -16,18 +17,7 @@ using namespace py::literals;
 
 namespace {
 
-using gaussmix::Index;
-template <typename Scalar>
-using MatrixRef = gaussmix::MatrixCRef<Scalar>;
-template <typename Scalar>
-using VectorRef = gaussmix::VectorCRef<Scalar>;
-
-template <typename Scalar>
-gaussmix::Model<Scalar> from_factors(const std::string& covariance_type, VectorRef<Scalar> weights,
-                                     MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
-  return gaussmix::Model<Scalar>::from_precisions_cholesky(gaussmix::parse_covariance_type(covariance_type), weights,
-                                                           means, precisions_cholesky);
-}
+using namespace gaussmix_bindings;
 
 template <typename Scalar>
 py::dict parameters(const gaussmix::Model<Scalar>& model) {
@@ -38,11 +28,7 @@ py::dict parameters(const gaussmix::Model<Scalar>& model) {
 
 template <typename Scalar>
 py::dict load(const std::string& path) {
-  gaussmix::SavedModel<Scalar> saved;
-  {
-    py::gil_scoped_release release;
-    saved = gaussmix::load_model<Scalar>(path);
-  }
+  const gaussmix::SavedModel<Scalar> saved = call_core([&] { return gaussmix::load_model<Scalar>(path); });
   py::dict result = parameters(saved.model);
   const auto& meta = saved.metadata;
   result["feature_names"] = meta.feature_names;
@@ -61,16 +47,17 @@ void bind_scalar_models(py::module_& m) {
       [](const std::string& path, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
          MatrixRef<Scalar> covariances, MatrixRef<Scalar> precisions_cholesky, std::vector<std::string> feature_names,
          std::int64_t n_iter, double lower_bound, bool converged) {
-        py::gil_scoped_release release;
-        const auto model = gaussmix::model_from_stored_parameters<Scalar>(
-            gaussmix::parse_covariance_type(covariance_type), weights, means, covariances, precisions_cholesky,
-            "save_model()");
-        gaussmix::ModelMetadata metadata;
-        metadata.feature_names = std::move(feature_names);
-        metadata.n_iter = n_iter;
-        metadata.lower_bound = lower_bound;
-        metadata.converged = converged;
-        gaussmix::save_model(path, model, metadata);
+        call_core([&] {
+          const auto model = gaussmix::model_from_stored_parameters<Scalar>(
+              gaussmix::parse_covariance_type(covariance_type), weights, means, covariances, precisions_cholesky,
+              "save_model()");
+          gaussmix::ModelMetadata metadata;
+          metadata.feature_names = std::move(feature_names);
+          metadata.n_iter = n_iter;
+          metadata.lower_bound = lower_bound;
+          metadata.converged = converged;
+          gaussmix::save_model(path, model, metadata);
+        });
       },
       py::arg("path"), py::arg("covariance_type"), py::arg("weights").noconvert(), py::arg("means").noconvert(),
       py::arg("covariances").noconvert(), py::arg("precisions_cholesky").noconvert(), py::arg("feature_names"),
@@ -81,14 +68,11 @@ void bind_scalar_models(py::module_& m) {
       [](const std::string& kind, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
          MatrixRef<Scalar> parameter) {
         const auto type = gaussmix::parse_covariance_type(covariance_type);
-        gaussmix::Model<Scalar> model;
-        {
-          py::gil_scoped_release release;
-          if (kind == "covariances") model = gaussmix::Model<Scalar>::from_covariances(type, weights, means, parameter);
-          else if (kind == "precisions") model = gaussmix::Model<Scalar>::from_precisions(type, weights, means, parameter);
-          else model = gaussmix::Model<Scalar>::from_precisions_cholesky(type, weights, means, parameter);
-        }
-        return parameters(model);
+        return parameters(call_core([&] {
+          if (kind == "covariances") return gaussmix::Model<Scalar>::from_covariances(type, weights, means, parameter);
+          if (kind == "precisions") return gaussmix::Model<Scalar>::from_precisions(type, weights, means, parameter);
+          return gaussmix::Model<Scalar>::from_precisions_cholesky(type, weights, means, parameter);
+        }));
       },
       py::arg("kind"), py::arg("covariance_type"), py::arg("weights").noconvert(), py::arg("means").noconvert(),
       py::arg("parameter").noconvert(), "A model from covariances, precisions or precisions_cholesky.");
@@ -97,14 +81,11 @@ void bind_scalar_models(py::module_& m) {
       "model_from_stored",
       [](const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
          MatrixRef<Scalar> covariances, MatrixRef<Scalar> precisions_cholesky) {
-        gaussmix::Model<Scalar> model;
-        {
-          py::gil_scoped_release release;
-          model = gaussmix::model_from_stored_parameters<Scalar>(gaussmix::parse_covariance_type(covariance_type), weights,
-                                                                 means, covariances, precisions_cholesky,
-                                                                 "from_sklearn()");
-        }
-        return parameters(model);
+        return parameters(call_core([&] {
+          return gaussmix::model_from_stored_parameters<Scalar>(gaussmix::parse_covariance_type(covariance_type),
+                                                                weights, means, covariances, precisions_cholesky,
+                                                                "from_sklearn()");
+        }));
       },
       py::arg("covariance_type"), py::arg("weights").noconvert(), py::arg("means").noconvert(),
       py::arg("covariances").noconvert(), py::arg("precisions_cholesky").noconvert(),
@@ -114,12 +95,9 @@ void bind_scalar_models(py::module_& m) {
       "marginal",
       [](std::vector<Index> features, const std::string& covariance_type, VectorRef<Scalar> weights,
          MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
-        gaussmix::Model<Scalar> model;
-        {
-          py::gil_scoped_release release;
-          model = gaussmix::marginal(from_factors<Scalar>(covariance_type, weights, means, precisions_cholesky), features);
-        }
-        return parameters(model);
+        return parameters(call_core([&] {
+          return gaussmix::marginal(make_model<Scalar>(covariance_type, weights, means, precisions_cholesky), features);
+        }));
       },
       py::arg("features"), py::arg("covariance_type"), py::arg("weights").noconvert(), py::arg("means").noconvert(),
       py::arg("precisions_cholesky").noconvert());
@@ -128,12 +106,10 @@ void bind_scalar_models(py::module_& m) {
       "condition",
       [](MatrixRef<Scalar> X, std::vector<Index> given, const std::string& covariance_type, VectorRef<Scalar> weights,
          MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
-        gaussmix::ConditionalMixtures<Scalar> result;
-        {
-          py::gil_scoped_release release;
-          result = gaussmix::condition_batch(from_factors<Scalar>(covariance_type, weights, means, precisions_cholesky),
-                                             given, X);
-        }
+        const gaussmix::ConditionalMixtures<Scalar> result = call_core([&] {
+          return gaussmix::condition_batch(make_model<Scalar>(covariance_type, weights, means, precisions_cholesky),
+                                           given, X);
+        });
         return py::dict("features"_a = result.features, "weights"_a = result.weights, "means"_a = result.means,
                         "covariances"_a = result.covariances, "precisions_cholesky"_a = result.precisions_cholesky,
                         "mean"_a = result.mean, "variance"_a = result.variance);
@@ -145,13 +121,10 @@ void bind_scalar_models(py::module_& m) {
       "condition_model",
       [](VectorRef<Scalar> values, std::vector<Index> given, const std::string& covariance_type,
          VectorRef<Scalar> weights, MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
-        gaussmix::Model<Scalar> model;
-        {
-          py::gil_scoped_release release;
-          model = gaussmix::condition(from_factors<Scalar>(covariance_type, weights, means, precisions_cholesky), given,
-                                      values);
-        }
-        return parameters(model);
+        return parameters(call_core([&] {
+          return gaussmix::condition(make_model<Scalar>(covariance_type, weights, means, precisions_cholesky), given,
+                                     values);
+        }));
       },
       py::arg("values").noconvert(), py::arg("given"), py::arg("covariance_type"), py::arg("weights").noconvert(),
       py::arg("means").noconvert(), py::arg("precisions_cholesky").noconvert(),
@@ -161,8 +134,8 @@ void bind_scalar_models(py::module_& m) {
       "icl",
       [](MatrixRef<Scalar> X, const std::string& covariance_type, VectorRef<Scalar> weights, MatrixRef<Scalar> means,
          MatrixRef<Scalar> precisions_cholesky) {
-        py::gil_scoped_release release;
-        return gaussmix::icl(from_factors<Scalar>(covariance_type, weights, means, precisions_cholesky), X);
+        return call_core(
+            [&] { return gaussmix::icl(make_model<Scalar>(covariance_type, weights, means, precisions_cholesky), X); });
       },
       X, py::arg("covariance_type"), py::arg("weights"), py::arg("means"), py::arg("precisions_cholesky"));
 }
@@ -176,11 +149,7 @@ void bind_models(py::module_& m) {
   m.def(
       "load_model",
       [](const std::string& path) {
-        std::string dtype;
-        {
-          py::gil_scoped_release release;
-          dtype = gaussmix::model_file_dtype(path);
-        }
+        const std::string dtype = call_core([&] { return gaussmix::model_file_dtype(path); });
         return dtype == "float32" ? load<float>(path) : load<double>(path);
       },
       py::arg("path"), "Parameters and metadata of a model file, in the file's dtype.");

@@ -11,6 +11,7 @@
 #include <limits>
 #include <string>
 
+#include "core_call.hpp"
 #include "gaussmix/detail/random.hpp"
 #include "gaussmix/gaussmix.hpp"
 
@@ -19,36 +20,7 @@ using namespace py::literals;
 
 namespace {
 
-using gaussmix::Index;
-
-template <typename Scalar>
-using MatrixRef = gaussmix::MatrixCRef<Scalar>;
-template <typename Scalar>
-using VectorRef = gaussmix::VectorCRef<Scalar>;
-
-template <typename Scalar>
-gaussmix::Model<Scalar> make_model(const std::string& covariance_type, VectorRef<Scalar> weights,
-                                   MatrixRef<Scalar> means, MatrixRef<Scalar> precisions_cholesky) {
-  return gaussmix::Model<Scalar>::from_precisions_cholesky(gaussmix::parse_covariance_type(covariance_type),
-                                                           weights, means, precisions_cholesky);
-}
-
-/// Runs `work` (a pure C++ call) with the GIL released and Ctrl-C honoured: the core calls the
-/// hook from this thread between blocks of work, the hook runs Python's signal handlers, and an
-/// interrupt surfaces as the exception they raised (KeyboardInterrupt).
-template <typename Work>
-auto call_core(Work&& work) -> decltype(work()) {
-  try {
-    py::gil_scoped_release release;
-    gaussmix::ScopedInterruptHook hook([] {
-      py::gil_scoped_acquire acquire;
-      return PyErr_CheckSignals() != 0;
-    });
-    return work();
-  } catch (const gaussmix::Interrupted&) {
-    throw py::error_already_set();  // the GIL is held again here
-  }
-}
+using namespace gaussmix_bindings;
 
 /// Statistics as a dict of plain arrays (picklable; what chunk and Dask sources pass around).
 py::dict statistics_to_dict(const gaussmix::SufficientStatistics& stats) {
