@@ -331,9 +331,11 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
     std::fill(ws.promising.begin(), ws.promising.end(), 0);
     for (Index lane = 0; lane < n; ++lane) {
       Index top = 0;
-      for (Index k = 1; k < K; ++k)
-        if (constant(k) - Scalar(0.5) * ws.partial(lane, k) > constant(top) - Scalar(0.5) * ws.partial(lane, top))
-          top = k;
+      Scalar top_bound = constant(0) - Scalar(0.5) * ws.partial(lane, 0);
+      for (Index k = 1; k < K; ++k) {
+        const Scalar bound = constant(k) - Scalar(0.5) * ws.partial(lane, k);
+        if (bound > top_bound) top = k, top_bound = bound;
+      }
       ws.promising[top] = 1;
     }
     Lanes<Scalar> best = Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity());
