@@ -36,17 +36,18 @@ inline int max_threads() {
 #endif
 }
 
-/// Features up to which the full-covariance statistics are summed as lane-wise dot products
-/// over the block rather than by a GEMM (see accumulate_transposed()).
+/// Features up to which a block of rows is sized to stay in L1 (see block_rows()).
 constexpr Index kSmallFeatures = 16;
 
 /// Rows per block, a multiple of 64 (the kernels' lane groups). Few features: about 16 KiB of
 /// float64 per block, so that the transposed block and its per-component temporaries stay in L1
-/// while the dot-product kernels sweep them. More: 512 rows (at most 512 KiB), enough depth for
-/// the GEMM to run near peak and few horizontal sums per block in the diag kernels.
+/// while the kernels sweep them. More: about 128 KiB (at most 512 rows), so that the block and
+/// its scaled copy for the second moments stay in L2 while the product tiles read them many
+/// times over (with 512 KiB blocks a W3 iteration, D = 64, took 15% longer), and still few
+/// horizontal sums per block in the diag kernels (D = 32: 512 rows).
 inline Index block_rows(Index n_features) {
   const Index D = std::max<Index>(n_features, 1);
-  const Index budget = D <= kSmallFeatures ? 2048 : 65536;
+  const Index budget = D <= kSmallFeatures ? 2048 : 16384;
   return std::clamp<Index>(budget / D / 64 * 64, 64, 512);
 }
 

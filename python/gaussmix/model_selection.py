@@ -415,8 +415,13 @@ def sweep(
             from concurrent.futures import ThreadPoolExecutor, as_completed
 
             executor = ThreadPoolExecutor(n_jobs, initializer=_one_thread_per_fit)
-            futures = {executor.submit(_fit_setting, template, X, cov_type, k, criteria, splits): index
-                       for index, (cov_type, k) in enumerate(settings)}
+            # Costliest fits first (full before tied, diag and spherical; many components before
+            # few), so that the last ones to start are short and the workers finish together: a
+            # sweep in increasing order ends with one worker idle while another runs the largest.
+            cost_rank = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
+            order = sorted(range(len(settings)), key=lambda i: (cost_rank[settings[i][0]], -settings[i][1]))
+            futures = {executor.submit(_fit_setting, template, X, *settings[index], criteria, splits): index
+                       for index in order}
             for future in as_completed(futures):
                 done[futures[future]] = future.result()
                 report(futures[future], done[futures[future]][0])
