@@ -434,14 +434,14 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
   for (const auto& [row, offset] : ws.far_rows) norm[row] = static_cast<Scalar>(norm[row] + offset);
 }
 
-/// out[a * Cols + b] = sum_i w_(a, i) c_(b, i) for Rows rows of `w` and Cols rows of `c` (row
-/// strides `w_stride`, `c_stride`) over n columns, a multiple of the packet width: one tile of a
-/// product W Cᵀ whose shared dimension is contiguous. Rows * Cols accumulators (12 of AVX2's 16
-/// registers at 4 x 3) take 7 loads per 12 multiply-adds, so the tile runs at FMA speed where a
-/// product of two rows at a time (2 loads per multiply-add) is bound by loads, and a GEMM call
+/// out[a * Cols + b] = sum_i y_(a, i) y_(b, i) for Rows rows from `first` and Cols rows from
+/// `second` of one array Y (row stride `stride`) over n columns, a multiple of the packet width:
+/// one tile of Y Yᵀ, whose shared dimension is contiguous. Rows * Cols accumulators (12 of AVX2's
+/// 16 registers at 4 x 3) take 7 loads per 12 multiply-adds, so the tile runs at FMA speed where
+/// a product of two rows at a time (2 loads per multiply-add) is bound by loads, and a GEMM call
 /// on operands this small by its packing.
 template <int Rows, int Cols, typename Scalar>
-void product_tile(const Scalar* w, Index w_stride, const Scalar* c, Index c_stride, Index n, Scalar* out) {
+void gram_tile(const Scalar* first, const Scalar* second, Index stride, Index n, Scalar* out) {
   using namespace Eigen::internal;
   using Packet = typename packet_traits<Scalar>::type;
   constexpr Index width = packet_traits<Scalar>::size;
@@ -450,9 +450,9 @@ void product_tile(const Scalar* w, Index w_stride, const Scalar* c, Index c_stri
     for (int b = 0; b < Cols; ++b) sum[a][b] = pset1<Packet>(Scalar(0));
   for (Index i = 0; i < n; i += width) {
     Packet column[Cols];
-    for (int b = 0; b < Cols; ++b) column[b] = ploadu<Packet>(c + b * c_stride + i);
+    for (int b = 0; b < Cols; ++b) column[b] = ploadu<Packet>(second + b * stride + i);
     for (int a = 0; a < Rows; ++a) {
-      const Packet row = ploadu<Packet>(w + a * w_stride + i);
+      const Packet row = ploadu<Packet>(first + a * stride + i);
       for (int b = 0; b < Cols; ++b) sum[a][b] = pmadd(row, column[b], sum[a][b]);
     }
   }
@@ -460,41 +460,40 @@ void product_tile(const Scalar* w, Index w_stride, const Scalar* c, Index c_stri
     for (int b = 0; b < Cols; ++b) out[a * Cols + b] = predux(sum[a][b]);
 }
 
-/// second += the lower triangle of W Cᵀ, mirrored to the upper one, for W and C (D, n) with
-/// row strides `w_stride`, `c_stride` and n a multiple of kSumLanes: a block's weighted second
-/// moment in tiles of 4 x 3 (edge tiles smaller), each entry summed once, in the data's type.
-template <typename Scalar, typename Second>
-void add_lower_product(const Scalar* w, Index w_stride, const Scalar* c, Index c_stride, Index D, Index n,
-                       Second& second) {
+/// gram += Y Yᵀ for Y (D, n) with row stride `stride` and n a multiple of kSumLanes: a block's
+/// weighted second moment, its lower triangle in tiles of 4 x 3 (edge tiles smaller) summed in
+/// the data's type, each entry once, and mirrored to the upper triangle.
+template <typename Scalar, typename Gram>
+void add_gram(const Scalar* y, Index stride, Index D, Index n, Gram& gram) {
   constexpr int kRows = 4, kCols = 3;
   Scalar tile[kRows * kCols];
   for (Index a0 = 0; a0 < D; a0 += kRows) {
     const int rows = static_cast<int>(std::min<Index>(kRows, D - a0));
     for (Index b0 = 0; b0 < a0 + rows; b0 += kCols) {
       const int cols = static_cast<int>(std::min<Index>(kCols, a0 + rows - b0));
-      const Scalar* w0 = w + a0 * w_stride;
-      const Scalar* c0 = c + b0 * c_stride;
-      // Full tiles use the 4 x 3 kernel; edge tiles the largest kernel that fits (the rows
+      const Scalar* first = y + a0 * stride;
+      const Scalar* second = y + b0 * stride;
+      // Full tiles use the 4 x 3 kernel; edge tiles the kernel of their own shape (the rows
       // and columns past the edge are not read).
       switch (rows * 4 + cols) {
-        case 4 * 4 + 3: product_tile<4, 3>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 4 * 4 + 2: product_tile<4, 2>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 4 * 4 + 1: product_tile<4, 1>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 3 * 4 + 3: product_tile<3, 3>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 3 * 4 + 2: product_tile<3, 2>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 3 * 4 + 1: product_tile<3, 1>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 2 * 4 + 3: product_tile<2, 3>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 2 * 4 + 2: product_tile<2, 2>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 2 * 4 + 1: product_tile<2, 1>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 1 * 4 + 3: product_tile<1, 3>(w0, w_stride, c0, c_stride, n, tile); break;
-        case 1 * 4 + 2: product_tile<1, 2>(w0, w_stride, c0, c_stride, n, tile); break;
-        default: product_tile<1, 1>(w0, w_stride, c0, c_stride, n, tile); break;
+        case 4 * 4 + 3: gram_tile<4, 3>(first, second, stride, n, tile); break;
+        case 4 * 4 + 2: gram_tile<4, 2>(first, second, stride, n, tile); break;
+        case 4 * 4 + 1: gram_tile<4, 1>(first, second, stride, n, tile); break;
+        case 3 * 4 + 3: gram_tile<3, 3>(first, second, stride, n, tile); break;
+        case 3 * 4 + 2: gram_tile<3, 2>(first, second, stride, n, tile); break;
+        case 3 * 4 + 1: gram_tile<3, 1>(first, second, stride, n, tile); break;
+        case 2 * 4 + 3: gram_tile<2, 3>(first, second, stride, n, tile); break;
+        case 2 * 4 + 2: gram_tile<2, 2>(first, second, stride, n, tile); break;
+        case 2 * 4 + 1: gram_tile<2, 1>(first, second, stride, n, tile); break;
+        case 1 * 4 + 3: gram_tile<1, 3>(first, second, stride, n, tile); break;
+        case 1 * 4 + 2: gram_tile<1, 2>(first, second, stride, n, tile); break;
+        default: gram_tile<1, 1>(first, second, stride, n, tile); break;
       }
       for (int a = 0; a < rows; ++a)
         for (int b = 0; b < cols && b0 + b <= a0 + a; ++b) {
           const double value = static_cast<double>(tile[a * cols + b]);
-          second(a0 + a, b0 + b) += value;
-          if (b0 + b != a0 + a) second(b0 + b, a0 + a) += value;
+          gram(a0 + a, b0 + b) += value;
+          if (b0 + b != a0 + a) gram(b0 + b, a0 + a) += value;
         }
     }
   }
@@ -659,13 +658,15 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
       // One array, (x_i - s_k) sqrt(w_i r_ik), on both sides of the second moment's product:
       // half the cache of a weighted and a centred copy, and one pass fewer to write them.
       reserve(ws.scaled, D, n);
-      ws.root = r_k.cwiseSqrt();
+      if (ws.root.size() < padded) ws.root.resize(padded);  // n varies by component: no reallocation
+      auto root = ws.root.head(n);
+      root = r_k.cwiseSqrt();
       auto scaled = ws.scaled.leftCols(n);
-      scaled = (X_k.colwise() - shift.row(k).transpose()).array().rowwise() * ws.root.transpose().array();
-      stats.first.row(k) += (scaled * ws.root).template cast<double>().transpose();
+      scaled = (X_k.colwise() - shift.row(k).transpose()).array().rowwise() * root.transpose().array();
+      stats.first.row(k) += (scaled * root).template cast<double>().transpose();
       const Index first_row = type == CovarianceType::full ? k * D : 0;
       auto second = stats.second.middleRows(first_row, D);
-      add_lower_product(scaled.data(), ws.scaled.cols(), scaled.data(), ws.scaled.cols(), D, n, second);
+      add_gram(scaled.data(), ws.scaled.cols(), D, n, second);
     } else {
       for (Index d = 0; d < D; ++d) {
         const auto [first, second] = centred_moments(X_k.row(d).data(), r, shift(k, d), n);
