@@ -27,17 +27,6 @@ def is_dask_collection(X):
     return dask.is_dask_collection(X)
 
 
-def _client():
-    try:
-        from distributed import default_client
-    except ImportError:
-        return None
-    try:
-        return default_client()
-    except ValueError:
-        return None
-
-
 def _merge_all(parts, merge=None):
     merge = merge or _gmm.merge_statistics  # resolved on the worker: the core's functions do not pickle
     total = parts[0]
@@ -96,7 +85,6 @@ class DaskSource:
             if weight.shape != (self.n_samples,):
                 raise ValueError(f"sample_weight.shape == {weight.shape}, expected ({self.n_samples},)")
             weight = weight.rechunk((X.chunks[0],))
-        self._client = _client()
         # dask.persist uses the active distributed client when there is one.
         if weight is None:
             (self.X,), self.weight = dask.persist(X), None
@@ -113,18 +101,20 @@ class DaskSource:
     def scan(self):
         return self
 
-    def _broadcast(self, args):
-        """The per-pass arguments (the model) as one object every block task refers to."""
+    @staticmethod
+    def _shared(args):
+        """The per-pass arguments (the model) as one graph key that every block task refers to.
+        In the graph, not scattered: a worker killed during client.scatter(broadcast=True) leaves
+        the scheduler retrying the replication for ever (dask/distributed#5704, seen here as a
+        hung fit), and scattered data lost with its worker cannot be recomputed; a graph key can."""
         import dask
 
-        if self._client is not None:
-            return self._client.scatter(args, broadcast=True, hash=False)
         return dask.delayed(args, traverse=False)
 
     def fold(self, function, *args, merge=None):
         import dask
 
-        shared = self._broadcast(args)
+        shared = self._shared(args)
         call = dask.delayed(_block_call, pure=True)
         level = [call(function, X, w, i, self.dtype, self.n_features, shared)
                  for i, (X, w) in enumerate(zip(self._X_blocks, self._w_blocks))]
