@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,13 @@ namespace gaussmix::detail {
 // Column-major (rows, n_components): each component writes one contiguous column.
 template <typename Scalar>
 using ColMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+
+// Forces a lambda inline: GCC kept small_dense_posteriors()' per-packet lambda out of line.
+#if defined(__GNUC__)
+#define GAUSSMIX_INLINE_LAMBDA __attribute__((always_inline))
+#else
+#define GAUSSMIX_INLINE_LAMBDA
+#endif
 
 /// Rows processed together: eight SIMD registers of accumulators, enough independent FMA chains
 /// to hide their latency without spilling; at most 64 so that blocks of 64 rows waste nothing.
@@ -68,6 +76,7 @@ struct Workspace {
   Matrix<Scalar> kept;        // (D, padded rows) the block's rows with r_ik > 0, transposed
   Vector<Scalar> kept_resp;   // (padded rows) their w_i r_ik; zero in the padding
   std::vector<Index> kept_rows; // their indices in the block
+  Vector<Scalar> lowest;      // (K) the least log-probability that is not an overflow (small_dense_posteriors())
   // Rows recomputed by rescore_far_rows(): their log_prob is stored minus `offset` (its row
   // maximum), so that log_prob + offset is the true value and the row's largest entry is 0.
   std::vector<std::pair<Index, double>> far_rows;
@@ -432,6 +441,141 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
   }
   for (Index k = 0; k < K; ++k) ws.log_prob.col(k).array() *= ws.total.array();
   for (const auto& [row, offset] : ws.far_rows) norm[row] = static_cast<Scalar>(norm[row] + offset);
+}
+
+/// The E-step of one block for full or tied covariances with Features = D <= 4, in one pass per
+/// packet of rows: the K quadratic forms with the centred features and every factor entry in
+/// registers, then the log-sum-exp and the responsibilities while the packet's K values are in
+/// L1. It leaves what weighted_log_prob() and normalize_log_prob() leave (X_blkᵀ in
+/// ws.transposed, responsibilities in ws.log_prob, log p(x) in ws.log_norm), by the same
+/// formulas and flushing, equal to rounding. At such small D the two-kernel path spent more on
+/// moving log-probabilities between its loops than on its exponentials (W1, K = 4: 52% of an
+/// iteration in normalize_log_prob()); with this kernel a W1 iteration takes 0.73 of its time
+/// (one thread, interleaved A/B runs of native builds).
+///
+/// Returns false, having written nothing that is kept, when some log-probability is NaN or -inf
+/// (overflowing forms, far rows): the caller then takes the general path, which rescores them.
+template <int Features, typename Scalar, typename Rows>
+bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  constexpr Index width = packet_traits<Scalar>::size;
+  constexpr Index D = Features;
+  const Index rows = X_blk.rows(), K = model.n_components(), packed = rows / width * width;
+  const Index factor_size = model.covariance_type() == CovarianceType::full ? D * D : 0;
+  const Scalar* factors_t = model.precisions_cholesky_transposed().data();
+  const Scalar* means = model.means().data();
+  const Vector<double>& constants = model.log_normalizers();
+  const Scalar smallest = std::numeric_limits<Scalar>::min();
+  const Packet least = pset1<Packet>(smallest), log_least = pset1<Packet>(std::log(smallest));
+  const Packet minus_half = pset1<Packet>(Scalar(-0.5)), one = pset1<Packet>(Scalar(1));
+  const Packet minus_infinity = pset1<Packet>(-std::numeric_limits<Scalar>::infinity());
+  load_transposed(X_blk, ws);
+  const Scalar* x = ws.transposed.data();
+  const Index stride = ws.transposed.cols();
+  ws.log_prob.resize(rows, K);
+  ws.log_norm.resize(rows);
+  ws.far_rows.clear();
+  reserve(ws.partial, width, K);  // the last, partial packet (the early stop's buffer is unused at D <= 4)
+  // The least log-probability that is not an overflow: any finite value for a component with a
+  // finite constant, -inf too for one of weight zero (constant -inf); NaN never.
+  ws.lowest.resize(K);
+  Scalar* lowest = ws.lowest.data();
+  for (Index k = 0; k < K; ++k)
+    lowest[k] = std::isfinite(constants[k]) ? std::numeric_limits<Scalar>::lowest() : -std::numeric_limits<Scalar>::infinity();
+  Packet valid = pcmp_eq(one, one);
+  // P packets of rows from i, (i + p * width) into out + k * out_stride + p * width and
+  // norm + p * width. Two packets at a time give the CPU two independent exponentials per
+  // component to overlap, and share each broadcast of a mean, factor or coefficient between them.
+  const auto packets = [&](auto count, Index i, Scalar* out, Index out_stride, Scalar* norm) GAUSSMIX_INLINE_LAMBDA {
+    constexpr int P = decltype(count)::value;
+    Packet centred[P][D], top[P];
+    for (int p = 0; p < P; ++p) {
+      for (Index d = 0; d < D; ++d) centred[p][d] = ploadu<Packet>(x + d * stride + i + p * width);
+      top[p] = minus_infinity;
+    }
+    for (Index k = 0; k < K; ++k) {
+      const Scalar* mu = means + k * D;
+      const Scalar* u = factors_t + k * factor_size;  // row j: column j of U
+      const Packet constant = pset1<Packet>(static_cast<Scalar>(constants[k])), floor = pset1<Packet>(lowest[k]);
+      for (int p = 0; p < P; ++p) {
+        Packet c[D];
+        for (Index d = 0; d < D; ++d) c[d] = psub(centred[p][d], pset1<Packet>(mu[d]));
+        Packet sum = pset1<Packet>(Scalar(0));
+        for (Index j = 0; j < D; ++j) {
+          Packet y = pmul(c[0], pset1<Packet>(u[j * D]));
+          for (Index d = 1; d <= j; ++d) y = pmadd(c[d], pset1<Packet>(u[j * D + d]), y);
+          sum = pmadd(y, y, sum);
+        }
+        const Packet log_prob = pmadd(minus_half, sum, constant);
+        valid = pand(valid, pcmp_le(floor, log_prob));
+        top[p] = pmax(top[p], log_prob);
+        pstoreu(out + k * out_stride + p * width, log_prob);
+      }
+    }
+    Packet total[P];
+    for (int p = 0; p < P; ++p) {
+      valid = pand(valid, pcmp_lt(minus_infinity, top[p]));
+      total[p] = pset1<Packet>(Scalar(0));
+    }
+    for (Index k = 0; k < K; ++k)
+      for (int p = 0; p < P; ++p) {
+        Scalar* r = out + k * out_stride + p * width;
+        const Packet shifted = psub(ploadu<Packet>(r), top[p]);
+        const Packet kept = pcmp_le(log_least, shifted);
+        Packet value = pset1<Packet>(Scalar(0));
+        if (any_lane(kept)) {  // a packet of far components skips its exponential
+          value = exp_nonpositive(pmax(shifted, log_least));
+          value = pand(pand(kept, pcmp_le(least, value)), value);
+        }
+        pstoreu(r, value);
+        total[p] = padd(total[p], value);
+      }
+    Packet inverse[P];
+    for (int p = 0; p < P; ++p) {
+      pstoreu(norm + p * width, padd(top[p], log_normal(total[p])));
+      inverse[p] = pdiv(one, total[p]);
+    }
+    for (Index k = 0; k < K; ++k)
+      for (int p = 0; p < P; ++p) {
+        Scalar* r = out + k * out_stride + p * width;
+        pstoreu(r, pmul(ploadu<Packet>(r), inverse[p]));
+      }
+  };
+  using Two = std::integral_constant<int, 2>;
+  using One = std::integral_constant<int, 1>;
+  Scalar* log_prob = ws.log_prob.data();
+  Index i = 0;
+  for (; i + 2 * width <= packed; i += 2 * width) packets(Two{}, i, log_prob + i, rows, ws.log_norm.data() + i);
+  for (; i < packed; i += width) packets(One{}, i, log_prob + i, rows, ws.log_norm.data() + i);
+  if (packed < rows) {
+    // The padding of ws.transposed is zero: its lanes are computed, checked and dropped.
+    Scalar norm[width];
+    const Packet before = valid;
+    valid = pcmp_eq(one, one);
+    packets(One{}, packed, ws.partial.data(), width, norm);
+    const Index n = rows - packed;
+    const Packet live = pcmp_lt(plset<Packet>(Scalar(0)), pset1<Packet>(static_cast<Scalar>(n)));
+    valid = pand(before, por(valid, pandnot(pcmp_eq(one, one), live)));  // the padding lanes count as valid
+    for (Index k = 0; k < K; ++k)
+      for (Index r = 0; r < n; ++r) log_prob[k * rows + packed + r] = ws.partial(r, k);
+    for (Index r = 0; r < n; ++r) ws.log_norm[packed + r] = norm[r];
+  }
+  return !any_lane(pandnot(pcmp_eq(one, one), valid));
+}
+
+/// small_dense_posteriors() when the model is full or tied with D <= 4; false otherwise.
+template <typename Scalar, typename Rows>
+bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws) {
+  const CovarianceType type = model.covariance_type();
+  if (type != CovarianceType::full && type != CovarianceType::tied) return false;
+  switch (model.n_features()) {
+    case 1: return small_dense_posteriors<1>(model, X_blk, ws);
+    case 2: return small_dense_posteriors<2>(model, X_blk, ws);
+    case 3: return small_dense_posteriors<3>(model, X_blk, ws);
+    case 4: return small_dense_posteriors<4>(model, X_blk, ws);
+    default: return false;
+  }
 }
 
 /// out[a * Cols + b] = sum_i y_(a, i) y_(b, i) for Rows rows from `first` and Cols rows from

@@ -7,6 +7,9 @@
 // normalisation (K = 4, AVX2), Eigen's pexp took 2.3 ns and plog 10 ns per row and packet lane,
 // more than everything else the E-step does.
 //
+// All three are always inlined: GCC kept polynomial() out of line, and the call passed its
+// packets through memory (15% of a W1 iteration in the call, seen in perf).
+//
 // Accuracy: a few units in the last place (a degree-12 Taylor polynomial after Cody-Waite range
 // reduction for exp, the atanh series for log; float: degrees 7 and 8). Where the instruction set
 // has no 64-bit integer shift for the packet (or is not x86), Eigen's functions are used.
@@ -22,6 +25,21 @@
 #endif
 
 namespace gaussmix::detail {
+
+/// Whether any lane of a comparison's mask is set: a movemask where the instruction set has one
+/// (Eigen 3.4's generic predux_any() sums the lanes as floating-point numbers).
+template <typename Packet>
+bool any_lane(const Packet& mask) {
+  return Eigen::internal::predux_any(mask);
+}
+#if defined(__AVX__)
+inline bool any_lane(const Eigen::internal::Packet4d& mask) { return _mm256_movemask_pd(mask) != 0; }
+inline bool any_lane(const Eigen::internal::Packet8f& mask) { return _mm256_movemask_ps(mask) != 0; }
+#endif
+#if defined(__SSE2__)
+inline bool any_lane(const Eigen::internal::Packet2d& mask) { return _mm_movemask_pd(mask) != 0; }
+inline bool any_lane(const Eigen::internal::Packet4f& mask) { return _mm_movemask_ps(mask) != 0; }
+#endif
 
 /// For a packet type: whether its bits can be shifted, and the shifts. `to_exponent(t)` moves
 /// the low bits of t into the exponent field; `from_exponent(x)` moves x's exponent field into
@@ -104,7 +122,7 @@ constexpr std::array<Scalar, n + 1> inverse_factorials() {
 /// dependency chain is log2(n) multiply-adds long rather than n (Horner's), which left W1's
 /// normalisation bound by FMA latency.
 template <typename Packet, typename Scalar, std::size_t n>
-Packet polynomial(const std::array<Scalar, n>& c, const Packet& x) {
+EIGEN_ALWAYS_INLINE Packet polynomial(const std::array<Scalar, n>& c, const Packet& x) {
   using namespace Eigen::internal;
   Packet terms[n];
   for (std::size_t k = 0; k < n; ++k) terms[k] = pset1<Packet>(c[k]);
@@ -135,7 +153,7 @@ Packet packet_from_bits(Bits bits) {
 
 /// exp(x) for x in [log(numeric_limits<Scalar>::min()), 0]; the caller clamps.
 template <typename Packet>
-Packet exp_nonpositive(const Packet& x) {
+EIGEN_ALWAYS_INLINE Packet exp_nonpositive(const Packet& x) {
   using namespace Eigen::internal;
   using Scalar = typename unpacket_traits<Packet>::type;
   if constexpr (!PacketBits<Packet>::available) {
@@ -156,7 +174,7 @@ Packet exp_nonpositive(const Packet& x) {
 
 /// log(x) for finite x >= numeric_limits<Scalar>::min(), and -inf for x = 0.
 template <typename Packet>
-Packet log_normal(const Packet& x) {
+EIGEN_ALWAYS_INLINE Packet log_normal(const Packet& x) {
   using namespace Eigen::internal;
   using Scalar = typename unpacket_traits<Packet>::type;
   if constexpr (!PacketBits<Packet>::available) {

@@ -91,8 +91,11 @@ void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCR
   require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   accumulate_pass(X, sample_weight, model.covariance_type(), model.means(), buffers,
                   [&](Workspace<Scalar>& ws, const auto& X_blk, Index) {
-                    weighted_log_prob(model, X_blk, ws, true);  // leaves the block transposed in ws
-                    normalize_log_prob(ws);
+                    // Both paths leave the block transposed in ws.
+                    if (!small_dense_posteriors(model, X_blk, ws)) {
+                      weighted_log_prob(model, X_blk, ws, true);
+                      normalize_log_prob(ws);
+                    }
                     return true;
                   });
   if (!std::isfinite(buffers.partial[0].log_likelihood_sum)) model.check_data(X, caller);

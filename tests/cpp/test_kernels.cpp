@@ -125,5 +125,20 @@ int main() {
   CHECK_THROWS(InvalidArgument, expectation_step(model, X));
   X(2500, 7) = -std::numeric_limits<double>::infinity();
   CHECK_THROWS(InvalidArgument, expectation_step(model, X));
+
+  // Rows far from every component in a small-D E-step: the one-pass kernel of D <= 4 hands
+  // their block to the general path, which rescores them: log p(x) = -inf, never NaN, and
+  // every row's responsibilities still sum to one.
+  for (const auto type : {CovarianceType::full, CovarianceType::tied}) {
+    const Model<double> small = random_model(type, 3, 2, 0.0);
+    Matrix<double> Y = small.sample(1037, 2).X;
+    Y(5, 0) = 1e200;
+    Y(1030, 1) = -1e300;
+    Y(1036, 0) = 1e250;  // the last, partial packet
+    const SufficientStatistics stats = expectation_step(small, Y);
+    CHECK(stats.log_likelihood_sum == -std::numeric_limits<double>::infinity());
+    CHECK(stats.resp_sum.allFinite());
+    CHECK_CLOSE(stats.resp_sum.sum(), 1037.0, 1e-9);
+  }
   return check::finish("test_kernels");
 }
