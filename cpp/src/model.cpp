@@ -250,8 +250,11 @@ void for_each_scored_block(const Model<Scalar>& model, MatrixCRef<Scalar> X, boo
     auto& ws = workspaces[thread];
     const auto X_blk = X.middleRows(begin, end - begin);
     detail::require_finite(X_blk, caller, "X");
-    detail::weighted_log_prob(model, X_blk, ws, normalize);
-    if (normalize) detail::normalize_log_prob(ws);
+    // Posteriors and log p(x) of a full or tied model with D <= 4 in one pass (see kernels.hpp).
+    if (!normalize || !detail::small_dense_posteriors(model, X_blk, ws)) {
+      detail::weighted_log_prob(model, X_blk, ws, normalize);
+      if (normalize) detail::normalize_log_prob(ws);
+    }
     visit(begin, ws);
   });
 }
