@@ -121,7 +121,7 @@ Model<Scalar> model_on_samples(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_w
 /// The starting model of one initialisation, with any given initial parameters in place.
 template <typename Scalar>
 Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& data, const FitOptions& options,
-                            const InitialParameters<Scalar>& given, std::uint64_t seed) {
+                            const InitialParameters<Scalar>& given, std::uint64_t seed, Index restart) {
   const Index n = X.rows(), K = options.n_components, D = X.cols();
   const VectorCRef<Scalar> sample_weight = data.sample_weight;
   const CovarianceType type = options.covariance_type;
@@ -133,7 +133,12 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
         const Index sample = options.kmeans_sample_size == FitOptions::kAutomaticSample
                                  ? automatic_kmeans_sample(n, K)
                                  : options.kmeans_sample_size;
-        const KMeansResult<Scalar> km = detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary, sample);
+        const auto& seeds = given.kmeans_seeds;
+        const KMeansResult<Scalar> km =
+            seeds.size() ? detail::kmeans_from_rows<Scalar>(
+                               X, std::vector<Index>(seeds.row(restart).data(), seeds.row(restart).data() + K),
+                               data.weight, data.summary)
+                         : detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary, sample);
         derived = maximization_step<Scalar>(
             statistics_from_labels<Scalar>(X, km.labels, sample_weight, type, km.centers), options.reg_covar);
         break;
@@ -217,9 +222,21 @@ StatisticsSource<Scalar> in_memory_source(MatrixCRef<Scalar> X, VectorCRef<Scala
 }
 
 template <typename Scalar>
-void check_initial_parameters(const InitialParameters<Scalar>& given, const FitOptions& options, Index D) {
+void check_initial_parameters(const InitialParameters<Scalar>& given, const FitOptions& options, Index n, Index D) {
   const char* caller = "fit()";
   const Index K = options.n_components;
+  if (const auto& seeds = given.kmeans_seeds; seeds.size()) {
+    detail::require(options.init == InitMethod::kmeans, caller, "kmeans_seeds needs init_params='kmeans'");
+    const Index sample = options.kmeans_sample_size == FitOptions::kAutomaticSample
+                             ? automatic_kmeans_sample(n, K)
+                             : options.kmeans_sample_size;
+    detail::require(sample == 0 || sample >= n, caller, "kmeans_seeds needs k-means on all rows, not a sample");
+    detail::require(seeds.rows() == options.n_init && seeds.cols() >= K, caller,
+                    "kmeans_seeds must have n_init rows of at least n_components indices, got shape " +
+                        std::to_string(seeds.rows()) + " x " + std::to_string(seeds.cols()));
+    detail::require((seeds.leftCols(K).array() >= 0).all() && (seeds.leftCols(K).array() < n).all(), caller,
+                    "kmeans_seeds must be row indices in [0, n_samples)");
+  }
   if (given.weights.size()) detail::require_shape(given.weights, K, 1, caller, "weights_init");
   if (given.means.size()) {
     detail::require_shape(given.means, K, D, caller, "means_init");
@@ -277,7 +294,7 @@ FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRe
   detail::require_data<Scalar>(X, caller);
   check_options(options, X.rows(), caller);
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
-  check_initial_parameters(init, options, X.cols());
+  check_initial_parameters(init, options, X.rows(), X.cols());
   const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight);
   if (data.exponent) {
     // Data whose sums of squares would overflow: fitted at a power-of-two scale, exactly.
@@ -292,8 +309,10 @@ FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRe
   }
 
   const VectorCRef<Scalar> weight = data.sample_weight;
+  Index restart = 0;  // em_fit() asks for the restarts' models in order
   return em_fit<Scalar>(in_memory_source<Scalar>(X, weight, std::make_shared<detail::PassBuffers<Scalar>>()),
-                        [&](std::uint64_t seed) { return initial_model(X, data, options, init, seed); }, options);
+                        [&](std::uint64_t seed) { return initial_model(X, data, options, init, seed, restart++); },
+                        options);
 }
 
 template <typename Scalar>

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "checks.hpp"
@@ -41,46 +42,71 @@ double squared_distance(const MatrixCRef<Scalar>& X, Index i, const Eigen::Matri
 /// Candidates scored together: one SIMD register of double lanes on AVX-512.
 constexpr Index kCandidateGroup = 8;
 using CandidateLanes = Eigen::Array<double, kCandidateGroup, 1>;
+using ShiftedRows = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// Scores one group of k-means++ candidates on rows [begin, end) of X: adds to `potential` each
-/// candidate's sum_i w_i min(closest_i, d_i²), with d_i² = ||x||² + ||c||² - 2 x.c clipped at
-/// zero, and writes the d_i² to `kept` ((end - begin) x kCandidateGroup, row-major) unless it is
-/// null. Everything is about `shift` (x stands for x - shift), so that the expansion does not
-/// cancel on data far from the origin. `centers_t` holds the group transposed and shifted,
-/// (D, kCandidateGroup) row-major, zero-padded; `row_norms` are the shifted rows' norms.
-/// Eight rows at a time, so that each broadcast of x_id feeds one FMA into each of eight
-/// independent accumulators and X is read once, with no packing: k-means++ scores only a
-/// handful of candidates per step, too few for a GEMM's packing to pay.
+/// Rows [begin, end) of X about `shift`, in double, into the top rows of `out` (a buffer of at
+/// least end - begin rows, reused across calls).
 template <typename Scalar>
-void score_candidates(const MatrixCRef<Scalar>& X, const Eigen::RowVectorXd& shift, Index begin, Index end,
-                      const double* centers_t,
-                      const CandidateLanes& center_norms, const Vector<double>& row_norms,
-                      const Vector<double>& closest, const Vector<double>& weight, CandidateLanes& potential,
-                      double* kept) {
-  using Map = Eigen::Map<const CandidateLanes>;
-  constexpr Index kRows = 8;
-  const Index D = X.cols();
-  const auto finish = [&](Index i, const CandidateLanes& dot) {
+auto shift_rows(const MatrixCRef<Scalar>& X, const Eigen::RowVectorXd& shift, Index begin, Index end,
+                ShiftedRows& out) {
+  auto rows = out.middleRows(0, end - begin);
+  rows = X.middleRows(begin, end - begin).template cast<double>().rowwise() - shift;
+  return rows;
+}
+
+/// Scores one group of k-means++ candidates on the block `x` (rows [begin, end) of X, already
+/// about the shift): adds to `potential` each candidate's sum_i w_i min(closest_i, d_i²), with
+/// d_i² = ||x||² + ||c||² - 2 x.c clipped at zero, and writes the d_i² to `kept`
+/// ((end - begin) x kCandidateGroup, row-major) unless it is null. Working about the shift keeps
+/// the expansion from cancelling on data far from the origin. `centers_t` holds the group
+/// transposed and shifted, (D, kCandidateGroup) row-major, zero-padded; `row_norms` are the
+/// shifted rows' norms.
+/// Several rows at a time, so that each load of the candidates feeds one FMA per row and each
+/// broadcast of x_id one per packet of candidates; as many rows as keep the accumulators within
+/// 12 SIMD registers (8 rows on AVX-512, 6 on AVX2, 3 on SSE2: with 8 rows AVX2 spilled and ran
+/// at a third of its FMA rate). No packing: k-means++ scores only a handful of candidates per
+/// step, too few for a GEMM's packing to pay.
+template <typename Rows>
+void score_candidates(const Rows& x, Index begin, const double* centers_t,
+                             const CandidateLanes& center_norms, const Vector<double>& row_norms,
+                             const Vector<double>& closest, const Vector<double>& weight, CandidateLanes& potential,
+                             double* kept) {
+  using Packet = Eigen::internal::packet_traits<double>::type;
+  constexpr Index kWidth = Eigen::internal::packet_traits<double>::size;
+  static_assert(kCandidateGroup % kWidth == 0, "a candidate group is whole packets");
+  constexpr Index kPackets = kCandidateGroup / kWidth;
+  constexpr Index kRows = std::clamp<Index>(12 / kPackets, 1, 8);
+  const Index n = x.rows(), D = x.cols(), stride = x.outerStride();
+  const auto finish = [&](Index r, const CandidateLanes& dot) {
+    const Index i = begin + r;
     const CandidateLanes distance = (row_norms[i] + center_norms - 2.0 * dot).max(0.0);
     potential += weight[i] * distance.min(closest[i]);
-    if (kept) Eigen::Map<CandidateLanes>(kept + (i - begin) * kCandidateGroup) = distance;
+    if (kept) Eigen::Map<CandidateLanes>(kept + r * kCandidateGroup) = distance;
   };
-  Index i = begin;
-  for (; i + kRows <= end; i += kRows) {
-    CandidateLanes acc[kRows];
-    for (auto& a : acc) a.setZero();
+  const auto rows_at = [&](auto rows, Index r0) {
+    constexpr Index R = decltype(rows)::value;
+    Packet acc[R][kPackets];
+    for (Index r = 0; r < R; ++r)
+      for (Index p = 0; p < kPackets; ++p) acc[r][p] = Eigen::internal::pset1<Packet>(0.0);
+    const double* row = x.data() + r0 * stride;
     for (Index d = 0; d < D; ++d) {
-      const CandidateLanes c = Map(centers_t + d * kCandidateGroup);
-      for (Index r = 0; r < kRows; ++r) acc[r] += (static_cast<double>(X(i + r, d)) - shift[d]) * c;
+      Packet c[kPackets];
+      for (Index p = 0; p < kPackets; ++p)
+        c[p] = Eigen::internal::ploadu<Packet>(centers_t + d * kCandidateGroup + p * kWidth);
+      for (Index r = 0; r < R; ++r) {
+        const Packet value = Eigen::internal::pset1<Packet>(row[r * stride + d]);
+        for (Index p = 0; p < kPackets; ++p) acc[r][p] = Eigen::internal::pmadd(value, c[p], acc[r][p]);
+      }
     }
-    for (Index r = 0; r < kRows; ++r) finish(i + r, acc[r]);
-  }
-  for (; i < end; ++i) {
-    CandidateLanes acc = CandidateLanes::Zero();
-    for (Index d = 0; d < D; ++d)
-      acc += (static_cast<double>(X(i, d)) - shift[d]) * Map(centers_t + d * kCandidateGroup);
-    finish(i, acc);
-  }
+    for (Index r = 0; r < R; ++r) {
+      CandidateLanes dot;
+      for (Index p = 0; p < kPackets; ++p) Eigen::internal::pstoreu(dot.data() + p * kWidth, acc[r][p]);
+      finish(r0 + r, dot);
+    }
+  };
+  Index r = 0;
+  for (; r + kRows <= n; r += kRows) rows_at(std::integral_constant<Index, kRows>{}, r);
+  for (; r < n; ++r) rows_at(std::integral_constant<Index, 1>{}, r);
 }
 
 /// Greedy k-means++ (as scikit-learn): each step tries 2 + log k candidates and keeps the one
@@ -91,7 +117,7 @@ std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters,
   const Index n = X.rows(), D = X.cols();
   detail::Random rng(seed);
   const Index rows = detail::block_rows(D);
-  const Index n_trials = 2 + static_cast<Index>(std::log(static_cast<double>(n_clusters)));
+  const Index n_trials = kmeans_plusplus_trials(n_clusters);
   // Each step is one short pass over X; below a few million flops a second thread costs more in
   // start-up and barriers than it saves.
   const int n_threads = n * D * n_trials < (Index(1) << 19) ? 1 : detail::threads_for(n, rows);
@@ -121,6 +147,19 @@ std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters,
   const bool keep = n_groups == 1 && n * kCandidateGroup * Index(sizeof(double)) <= (Index(16) << 20);
   Matrix<double> kept(keep ? n : 0, kCandidateGroup);
   std::vector<Matrix<double>> block_distances(keep ? 0 : n_threads, Matrix<double>(rows, kCandidateGroup));
+  // X about the shift, in double: all of it, once, when that takes at most 64 MiB; else one block
+  // at a time per pass (on the digits the per-pass copy was a sixth of the seeding's time).
+  const bool shift_once = n * D * Index(sizeof(double)) <= (Index(64) << 20);
+  ShiftedRows shifted_all(shift_once ? n : 0, D);
+  std::vector<ShiftedRows> shifted(shift_once ? 0 : n_threads, ShiftedRows(std::min(n, rows), D));
+  if (shift_once)
+    detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
+      shifted_all.middleRows(begin, end - begin) =
+          X.middleRows(begin, end - begin).template cast<double>().rowwise() - shift;
+    });
+  const auto shifted_block = [&](int thread, Index begin, Index end) {
+    return shift_once ? shifted_all.middleRows(begin, end - begin) : shift_rows(X, shift, begin, end, shifted[thread]);
+  };
   std::vector<double> cumulative(n);
   for (Index c = 1; c < n_clusters; ++c) {
     double running = 0.0;
@@ -145,9 +184,10 @@ std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters,
     }
     for (auto& p : thread_potential) p.setZero();
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
+      const auto x = shifted_block(thread, begin, end);
       for (Index g = 0; g < n_groups; ++g) {
         CandidateLanes part = CandidateLanes::Zero();
-        score_candidates(X, shift, begin, end, groups_t[g].data(),
+        score_candidates(x, begin, groups_t[g].data(),
                          candidate_norms.segment<kCandidateGroup>(g * kCandidateGroup), row_norms, closest, weight,
                          part, keep ? kept.row(begin).data() : nullptr);
         thread_potential[thread].segment<kCandidateGroup>(g * kCandidateGroup) += part;
@@ -171,7 +211,7 @@ std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters,
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
       CandidateLanes unused = CandidateLanes::Zero();
       auto& distances = block_distances[thread];
-      score_candidates(X, shift, begin, end, winner_t.data(), winner_norm, row_norms, closest, weight, unused,
+      score_candidates(shifted_block(thread, begin, end), begin, winner_t.data(), winner_norm, row_norms, closest, weight, unused,
                        distances.data());
       for (Index i = begin; i < end; ++i) closest[i] = std::min(closest[i], distances(i - begin, 0));
     });
@@ -295,15 +335,23 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
   return result;
 }
 
+/// Lloyd's iterations from the rows `seeds` of X, in coordinates about summary.mean.
+template <typename Scalar>
+KMeansResult<Scalar> lloyd_from_rows(const MatrixCRef<Scalar>& X, const std::vector<Index>& seeds,
+                                     const Vector<double>& weight, int max_iter, double tol,
+                                     const detail::DataSummary& summary) {
+  Matrix<double> centers(static_cast<Index>(seeds.size()), X.cols());
+  for (Index k = 0; k < centers.rows(); ++k) centers.row(k) = X.row(seeds[k]).template cast<double>() - summary.mean;
+  return lloyd_about<Scalar>(X, std::move(centers), weight, max_iter, tol, summary);
+}
+
 /// Lloyd's iterations from a k-means++ seeding, in coordinates about summary.mean.
 template <typename Scalar>
 KMeansResult<Scalar> kmeans_about(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
                                   const Vector<double>& weight, int max_iter, double tol,
                                   const detail::DataSummary& summary) {
-  const std::vector<Index> seeds = plusplus_about<Scalar>(X, n_clusters, seed, weight, summary.mean);
-  Matrix<double> centers(n_clusters, X.cols());
-  for (Index k = 0; k < n_clusters; ++k) centers.row(k) = X.row(seeds[k]).template cast<double>() - summary.mean;
-  return lloyd_about<Scalar>(X, std::move(centers), weight, max_iter, tol, summary);
+  return lloyd_from_rows<Scalar>(X, plusplus_about<Scalar>(X, n_clusters, seed, weight, summary.mean), weight, max_iter,
+                                 tol, summary);
 }
 
 /// `m` of the positions 0..n-1, uniformly without replacement, in increasing order (Knuth's
@@ -367,12 +415,22 @@ std::vector<Index> kmeans_plusplus(const MatrixCRef<Scalar>& X, Index n_clusters
   return plusplus_about<Scalar>(X, n_clusters, seed, weight, summary.mean);
 }
 
+template <typename Scalar>
+KMeansResult<Scalar> kmeans_from_rows(const MatrixCRef<Scalar>& X, const std::vector<Index>& seeds,
+                                      const Vector<double>& weight, const DataSummary& summary) {
+  return lloyd_from_rows<Scalar>(X, seeds, weight, 300, 1e-4, summary);
+}
+
 template KMeansResult<float> kmeans<float>(const MatrixCRef<float>&, Index, std::uint64_t, const Vector<double>&,
                                            const DataSummary&, Index);
 template KMeansResult<double> kmeans<double>(const MatrixCRef<double>&, Index, std::uint64_t, const Vector<double>&,
                                              const DataSummary&, Index);
 template std::vector<Index> kmeans_plusplus<float>(const MatrixCRef<float>&, Index, std::uint64_t,
                                                    const Vector<double>&, const DataSummary&);
+template KMeansResult<float> kmeans_from_rows<float>(const MatrixCRef<float>&, const std::vector<Index>&,
+                                                     const Vector<double>&, const DataSummary&);
+template KMeansResult<double> kmeans_from_rows<double>(const MatrixCRef<double>&, const std::vector<Index>&,
+                                                       const Vector<double>&, const DataSummary&);
 template std::vector<Index> kmeans_plusplus<double>(const MatrixCRef<double>&, Index, std::uint64_t,
                                                     const Vector<double>&, const DataSummary&);
 

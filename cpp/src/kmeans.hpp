@@ -16,6 +16,11 @@ template <typename Scalar>
 KMeansResult<Scalar> kmeans(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
                             const Vector<double>& weight, const DataSummary& summary, Index sample_size = 0);
 
+/// kmeans() on all rows from the given rows instead of a seeding (InitialParameters::kmeans_seeds).
+template <typename Scalar>
+KMeansResult<Scalar> kmeans_from_rows(const MatrixCRef<Scalar>& X, const std::vector<Index>& seeds,
+                                      const Vector<double>& weight, const DataSummary& summary);
+
 /// Greedy k-means++ seeding about summary.mean; the indices of the chosen rows.
 template <typename Scalar>
 std::vector<Index> kmeans_plusplus(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,

@@ -1,6 +1,7 @@
 #include "gaussmix/options.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "gaussmix/errors.hpp"
 
@@ -54,6 +55,10 @@ Index automatic_kmeans_sample(Index n_samples, Index n_clusters) {
   // fraction of a cluster's spread); below twice that, all rows.
   const Index sample = std::max<Index>(kMinimumSample, kRowsPerCluster * n_clusters);
   return n_samples >= 2 * sample ? sample : 0;
+}
+
+Index kmeans_plusplus_trials(Index n_clusters) {
+  return 2 + static_cast<Index>(std::log(static_cast<double>(std::max<Index>(n_clusters, 1))));
 }
 
 Index n_parameters(CovarianceType type, Index n_components, Index n_features) {

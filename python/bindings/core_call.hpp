@@ -17,6 +17,7 @@ template <typename Scalar>
 using MatrixRef = gaussmix::MatrixCRef<Scalar>;
 template <typename Scalar>
 using VectorRef = gaussmix::VectorCRef<Scalar>;
+using IndexMatrix = decltype(gaussmix::InitialParameters<double>::kmeans_seeds);
 
 template <typename Scalar>
 gaussmix::Model<Scalar> make_model(const std::string& covariance_type, VectorRef<Scalar> weights,

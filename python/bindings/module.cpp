@@ -154,17 +154,18 @@ void bind_scalar(py::module_& m) {
       [](MatrixRef<Scalar> X, Index n_components, const std::string& covariance_type, double tol, double reg_covar,
          int max_iter, int n_init, const std::string& init_params, std::uint64_t seed,
          VectorRef<Scalar> sample_weight, VectorRef<Scalar> weights_init, MatrixRef<Scalar> means_init,
-         MatrixRef<Scalar> precisions_init, Index kmeans_sample_size) {
+         MatrixRef<Scalar> precisions_init, Index kmeans_sample_size, const IndexMatrix& kmeans_seeds) {
         const auto options = fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init,
                                          init_params, seed, kmeans_sample_size);
-        gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init};
+        gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init, kmeans_seeds};
         return fit_result_to_dict(call_core([&] { return gaussmix::fit<Scalar>(X, options, sample_weight, init); }));
       },
       X, py::arg("n_components"), py::arg("covariance_type"), py::arg("tol"), py::arg("reg_covar"),
       py::arg("max_iter"), py::arg("n_init"), py::arg("init_params"), py::arg("seed"), py::arg("sample_weight"),
       py::arg("weights_init"), py::arg("means_init"), py::arg("precisions_init"),
-      py::arg("kmeans_sample_size") = gaussmix::FitOptions::kAutomaticSample,
-      "EM fit with restarts; empty arrays mean 'not given'; kmeans_sample_size -1 is automatic, 0 all rows.");
+      py::arg("kmeans_sample_size") = gaussmix::FitOptions::kAutomaticSample, py::arg("kmeans_seeds") = IndexMatrix(),
+      "EM fit with restarts; empty arrays mean 'not given'; kmeans_sample_size -1 is automatic, 0 all rows; "
+      "kmeans_seeds: rows to start k-means from, one row per restart (see InitialParameters).");
 
   m.def(
       "fit_from",
@@ -400,6 +401,10 @@ PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
       "The core's EM driver over a Python source of statistics: statistics(weights, means, "
       "precisions_cholesky) -> dict and initial(seed) -> (weights, means, precisions_cholesky).");
 
+  m.def("kmeans_plusplus_trials", &gaussmix::kmeans_plusplus_trials, py::arg("n_clusters"),
+        "Candidates greedy k-means++ tries per step.");
+  m.def("automatic_kmeans_sample", &gaussmix::automatic_kmeans_sample, py::arg("n_samples"), py::arg("n_clusters"),
+        "Rows of the automatic k-means sample (0: all rows).");
   m.def("derive_seed", &gaussmix::detail::derive_seed, py::arg("seed"), py::arg("index"),
         "The seed em_fit gives restart `index` of a fit seeded with `seed`.");
   m.def("n_parameters", [](const std::string& covariance_type, Index n_components, Index n_features) {

@@ -408,6 +408,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             weights_init, means_init, precisions_init = self._initial_parameters(n_features, X.dtype)
             extra = {} if _missing.marginalizes(self) else {"kmeans_sample_size": self._kmeans_sample()}
+            # A sweep's shared k-means++ seeding for this one fit (model_selection.sweep).
+            seeds = self.__dict__.pop("_kmeans_seeds", None)
+            if seeds is not None and not _missing.marginalizes(self):
+                extra["kmeans_seeds"] = seeds
             result = _missing.core_function(self, "fit")(
                 X,
                 n_components=int(self.n_components),

@@ -16,6 +16,7 @@ This is the "How many components?" section of the Python Data Science Handbook's
 chapter on Gaussian mixtures, made reusable.
 """
 
+import copy
 import time
 import warnings
 from numbers import Integral
@@ -278,10 +279,57 @@ def _one_thread_per_fit():
     threadpool_limits(limits=1, user_api="openmp")
 
 
-def _fit_setting(template, X, cov_type, k, criteria, splits):
-    """One setting of a sweep: the fit on all of X, its criteria and CV scores."""
+def _shared_seeding_groups(template, X, settings):
+    """Settings whose k-means++ seedings are prefixes of one: {largest k: [setting indices]}.
+
+    With one seed (an int or RandomState ``random_state``: every clone draws the same one) and
+    k-means on all rows, greedy k-means++ for k clusters picks the first k rows of its pick for
+    any larger count with the same number of trials per step, so one seeding per trial count
+    gives every fit exactly the start it would compute. Nothing is shared otherwise.
+    """
+    t = template
+    if (t.init_params != "kmeans" or t.random_state is None or t.missing != "error"
+            or any(p is not None for p in (t.weights_init, t.means_init, t.precisions_init))
+            or X.dtype not in (np.float32, np.float64) or not X.flags.c_contiguous):
+        return {}
+    n = X.shape[0]
+
+    def on_all_rows(k):
+        size = t.kmeans_sample_size
+        if size is None:
+            return True
+        if isinstance(size, str):
+            return _gmm.automatic_kmeans_sample(n, k) == 0
+        return size >= n
+
+    groups = {}
+    for index, (_, k) in enumerate(settings):
+        if 1 <= k <= n and on_all_rows(k):
+            groups.setdefault(_gmm.kmeans_plusplus_trials(k), []).append(index)
+    return {max(settings[i][1] for i in members): members for members in groups.values() if len(members) > 1}
+
+
+def _seeding(template, X, k):
+    """The k-means++ rows of every restart of a fit of ``template`` with k components."""
+    from ._estimator import _random_seed
+
+    seed = _random_seed(copy.deepcopy(template.random_state))  # what each clone's fit draws
+    no_weight = np.empty(0, dtype=X.dtype)
+    try:
+        return np.stack([np.asarray(_gmm.kmeans_plusplus(X, k, _gmm.derive_seed(seed, i), no_weight), dtype=np.int64)
+                         for i in range(int(template.n_init))])
+    except (ValueError, ArithmeticError):
+        return None  # e.g. data the fit rescales first: each fit seeds itself
+
+
+def _fit_setting(template, X, cov_type, k, criteria, splits, seeding=None):
+    """One setting of a sweep: the fit on all of X, its criteria and CV scores. ``seeding``: a
+    future of the shared k-means++ rows of a larger count (see _shared_seeding_groups)."""
     start = time.perf_counter()
     model = clone(template).set_params(n_components=k, covariance_type=cov_type)
+    seeds = seeding.result() if seeding is not None else None
+    if seeds is not None:
+        model._kmeans_seeds = np.ascontiguousarray(seeds[:, :k])
     model.fit(X)
     aic, bic = model._information_criteria(X)
     row = {"n_components": k, "covariance_type": cov_type, "aic": float(aic), "bic": float(bic)}
@@ -388,6 +436,8 @@ def sweep(
     if params:
         template.set_params(**params)
     X = np.asarray(X)
+    if X.dtype in (np.float32, np.float64):
+        X = np.ascontiguousarray(X)  # as every fit would copy it (and so the seeding can be shared)
     splits = list(check_cv(cv).split(X)) if cv is not None else []
 
     settings = [(t, k) for t in types for k in counts]
@@ -405,22 +455,33 @@ def sweep(
             postfix=f"n_components={k} {cov_type}",
         )
 
+    from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+
+    seeding_groups = _shared_seeding_groups(template, X, settings)
+    seeding_of = {}  # setting index -> Future of its group's k-means++ rows
     executor = None
     try:
         if n_jobs == 1:
+            for largest, members in seeding_groups.items():
+                seeding = Future()
+                seeding.set_result(_seeding(template, X, largest))
+                seeding_of.update(dict.fromkeys(members, seeding))
             for index, (cov_type, k) in enumerate(settings):
-                done[index] = _fit_setting(template, X, cov_type, k, criteria, splits)
+                done[index] = _fit_setting(template, X, cov_type, k, criteria, splits, seeding_of.get(index))
                 report(index, done[index][0])
         else:
-            from concurrent.futures import ThreadPoolExecutor, as_completed
-
             executor = ThreadPoolExecutor(n_jobs, initializer=_one_thread_per_fit)
+            # The shared seedings first: a fit waits for its group's, which a worker has already
+            # taken (the queue is first in, first out), so no worker waits on a queued task.
+            for largest, members in sorted(seeding_groups.items(), reverse=True):
+                seeding_of.update(dict.fromkeys(members, executor.submit(_seeding, template, X, largest)))
             # Costliest fits first (full before tied, diag and spherical; many components before
             # few), so that the last ones to start are short and the workers finish together: a
             # sweep in increasing order ends with one worker idle while another runs the largest.
             cost_rank = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
             order = sorted(range(len(settings)), key=lambda i: (cost_rank[settings[i][0]], -settings[i][1]))
-            futures = {executor.submit(_fit_setting, template, X, *settings[index], criteria, splits): index
+            futures = {executor.submit(_fit_setting, template, X, *settings[index], criteria, splits,
+                                       seeding_of.get(index)): index
                        for index in order}
             for future in as_completed(futures):
                 done[futures[future]] = future.result()

@@ -28,6 +28,28 @@ int main() {
     CHECK(std::abs(model.weights()[j] - truth.weights()[k]) < 0.02);
     CHECK((model.covariances().middleRows(j * 2, 2) - truth.covariances().middleRows(k * 2, 2)).norm() < 0.15);
   }
+  // Seeded from a larger count's k-means++ rows (same seed, same trials per step): the same fit,
+  // restart by restart (InitialParameters::kmeans_seeds, the sweep's shared seeding).
+  {
+    FitOptions seeded = options;
+    seeded.n_components = 9;
+    seeded.n_init = 2;
+    seeded.kmeans_sample_size = 0;
+    const Matrix<double> few = drawn.X.topRows(3000);
+    CHECK(kmeans_plusplus_trials(9) == kmeans_plusplus_trials(14));
+    InitialParameters<double> init;
+    init.kmeans_seeds.resize(2, 14);
+    for (Index i = 0; i < 2; ++i) {
+      const std::vector<Index> rows = kmeans_plusplus<double>(few, 14, detail::derive_seed(seeded.seed, i));
+      for (Index k = 0; k < 14; ++k) init.kmeans_seeds(i, k) = rows[k];
+    }
+    const FitResult<double> plain = fit<double>(few, seeded), shared = fit<double>(few, seeded, Vector<double>(), init);
+    CHECK(plain.model.means() == shared.model.means());
+    CHECK(plain.lower_bound == shared.lower_bound && plain.inits.size() == 2 && shared.inits.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) CHECK(plain.inits[i].lower_bound == shared.inits[i].lower_bound);
+    init.kmeans_seeds.col(3).setConstant(7);  // other rows: another start
+    CHECK(fit<double>(few, seeded, Vector<double>(), init).lower_bound != plain.lower_bound);
+  }
   // The lower bound never decreases.
   for (std::size_t i = 1; i < result.lower_bounds.size(); ++i)
     CHECK(result.lower_bounds[i] >= result.lower_bounds[i - 1] - 1e-12);

@@ -4,6 +4,8 @@
 #include "check.hpp"
 #include "testdata.hpp"
 
+#include <Eigen/QR>
+#include <cmath>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -58,9 +60,65 @@ void check_sparse_responsibilities(Index D, CovarianceType type) {
   }
 }
 
+// The precision factor of Model::from_covariances (the M-step's factorisation) against an
+// independent one: cov = L Lᵀ by Cholesky–Banachiewicz in long double, then U = L⁻ᵀ by back
+// substitution on Lᵀ. Well and badly conditioned covariances, sizes around the kernels' blocks.
+void check_precision_factors() {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (Index D : {1, 2, 3, 7, 16, 41, 70}) {
+    for (double condition : {1.0, 1e8}) {
+      Eigen::MatrixXd A(D, D);
+      for (Index i = 0; i < D; ++i)
+        for (Index j = 0; j < D; ++j) A(i, j) = normal(rng);
+      // Eigenvalues spread geometrically from 1 to 1 / condition, on a random orthogonal basis.
+      const Eigen::MatrixXd Q = Eigen::HouseholderQR<Eigen::MatrixXd>(A).householderQ();
+      Eigen::VectorXd spectrum(D);
+      for (Index i = 0; i < D; ++i) spectrum[i] = std::pow(condition, -static_cast<double>(i) / std::max<Index>(D - 1, 1));
+      Eigen::MatrixXd cov = Q * spectrum.asDiagonal() * Q.transpose();
+      cov = (0.5 * (cov + cov.transpose())).eval();
+      const Model<double> model = Model<double>::from_covariances(CovarianceType::full, Vector<double>::Ones(1),
+                                                                  Matrix<double>::Zero(1, D), cov);
+      const Matrix<double>& U = model.precisions_cholesky();
+      std::vector<long double> L(D * D, 0.0L), Ut(D * D, 0.0L);
+      for (Index i = 0; i < D; ++i)
+        for (Index j = 0; j <= i; ++j) {
+          long double sum = cov(i, j);
+          for (Index k = 0; k < j; ++k) sum -= L[i * D + k] * L[j * D + k];
+          L[i * D + j] = i == j ? std::sqrt(sum) : sum / L[j * D + j];
+        }
+      // Lᵀ U = I column by column (U upper): U(i, c) = (δ_ic - sum_{k>i} L(k, i) U(k, c)) / L(i, i).
+      for (Index c = 0; c < D; ++c)
+        for (Index i = c; i >= 0; --i) {
+          long double sum = i == c ? 1.0L : 0.0L;
+          for (Index k = i + 1; k <= c; ++k) sum -= L[k * D + i] * Ut[k * D + c];
+          Ut[i * D + c] = sum / L[i * D + i];
+        }
+      // U's entries reach sqrt(condition); rounding cov perturbs U by up to condition times that
+      // relative to eps (the bound both factorisations meet, not a property of either).
+      const double tolerance = 8.0 * 2.2e-16 * static_cast<double>(D) * std::pow(condition, 1.5);
+      for (Index i = 0; i < D; ++i)
+        for (Index j = 0; j < D; ++j) {
+          if (j < i) CHECK(U(i, j) == 0.0);
+          const double error = std::abs(U(i, j) - static_cast<double>(Ut[i * D + j]));
+          CHECK(error <= tolerance);
+        }
+    }
+  }
+  // Not positive definite: an exception, never a factor with NaN.
+  Eigen::MatrixXd indefinite = Eigen::MatrixXd::Identity(5, 5);
+  indefinite(3, 3) = -1e-3;
+  CHECK_THROWS(NumericalError, Model<double>::from_covariances(CovarianceType::full, Vector<double>::Ones(1),
+                                                               Matrix<double>::Zero(1, 5), indefinite));
+  Eigen::MatrixXd singular = Eigen::MatrixXd::Ones(4, 4);
+  CHECK_THROWS(NumericalError, Model<double>::from_covariances(CovarianceType::full, Vector<double>::Ones(1),
+                                                               Matrix<double>::Zero(1, 4), singular));
+}
+
 }  // namespace
 
 int main() {
+  check_precision_factors();
   for (Index D : {1, 2, 3, 4, 5, 33})
     for (auto type : {CovarianceType::full, CovarianceType::diag}) {
       check_sparse_responsibilities<double>(D, type);

@@ -380,3 +380,31 @@ def test_failed_fit_keeps_previous_model_usable_or_unfitted(covariance_type):
         gm.fit(np.where(np.arange(X.size).reshape(X.shape) == 4, np.nan, X))
     gm.fit(X)
     assert np.all(np.isfinite(gm.means_))
+
+
+@pytest.mark.parametrize(
+    "seeds, extra, match",
+    [
+        (np.zeros((1, 2), dtype=np.int64), {}, "n_init rows of at least n_components"),
+        (np.zeros((2, 3), dtype=np.int64), {}, "n_init rows of at least n_components"),
+        (np.array([[0, 1, -1]]), {}, r"row indices in \[0, n_samples\)"),
+        (np.array([[0, 1, 10**9]]), {}, r"row indices in \[0, n_samples\)"),
+        (np.array([[0, 1, 2]]), {"kmeans_sample_size": 50}, "k-means on all rows"),
+        (np.array([[0, 1, 2]]), {"init_params": "random"}, "init_params='kmeans'"),
+    ],
+)
+def test_core_kmeans_seeds_validated(seeds, extra, match):
+    """The core's seeded k-means start (the sweep's shared seeding) rejects seeds it cannot use."""
+    from gaussmix._dispatch import core
+
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    empty = np.empty(0), np.empty((0, 0)), np.empty((0, 0))
+    args = dict(n_components=3, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=5, n_init=1,
+                init_params="kmeans", seed=0, sample_weight=np.empty(0), weights_init=empty[0],
+                means_init=empty[1], precisions_init=empty[2])
+    args.update(extra)
+    with pytest.raises(ValueError, match=match):
+        core.fit(X, **args, kmeans_seeds=seeds)
+    good = core.fit(X, **{**args, "init_params": "kmeans", "kmeans_sample_size": -1},
+                    kmeans_seeds=np.array([[5, 17, 250]]))
+    assert np.isfinite(good["lower_bound"])

@@ -1,5 +1,6 @@
 """Sweeps over mixture settings and the self-selecting AutoGaussianMixture."""
 
+import copy
 import doctest
 import sys
 
@@ -278,3 +279,40 @@ def test_sweep_jobs_rule(blobs):
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="n_jobs"):
             sweep(blobs, 2, n_jobs=bad)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_shared_kmeans_seeding_gives_each_fit_its_own_start(n_jobs):
+    """The sweep seeds all counts with one trial count from one k-means++ seeding (and its
+    restarts from one each): every fit equals the fit of a plain GaussianMixture."""
+    from gaussmix._dispatch import core
+
+    X, _ = make_blobs(n_samples=900, centers=12, n_features=3, cluster_std=1.5, random_state=3)
+    counts = [8, 14, 21, 9, 7, 20, 3]
+    for random_state in (5, np.random.RandomState(9)):
+        template = GaussianMixture(random_state=random_state, n_init=2)
+        settings = [(t, k) for t in ("full", "diag") for k in counts]
+        groups = model_selection._shared_seeding_groups(template, X, settings)
+        # 2 + floor(log k) trials: 3 for k = 3 and 7, 4 for 8..20, 5 for 21 (both covariance types).
+        assert [core.kmeans_plusplus_trials(k) for k in (3, 7, 8, 20, 21)] == [3, 3, 4, 4, 5]
+        assert {largest: sorted(settings[i][1] for i in members) for largest, members in groups.items()} == {
+            7: [3, 3, 7, 7], 20: [8, 8, 9, 9, 14, 14, 20, 20], 21: [21, 21]}
+        result = sweep(X, counts, covariance_type=["full", "diag"], random_state=random_state, n_init=2,
+                       n_jobs=n_jobs)
+        for (cov_type, k), model in zip(settings, result.models):
+            # A copy of the RandomState, as the sweep's clones of its template get.
+            alone = GaussianMixture(k, covariance_type=cov_type, random_state=copy.deepcopy(random_state),
+                                    n_init=2).fit(X)
+            assert_allclose(model.means_, alone.means_, rtol=1e-10, atol=1e-12)
+            assert_allclose(model.lower_bound_, alone.lower_bound_, rtol=1e-12)
+            assert model.n_iter_ == alone.n_iter_
+
+
+def test_nothing_shared_without_a_fixed_seed_or_a_kmeans_start(blobs):
+    settings = [("full", k) for k in (8, 9, 10)]
+    blobs = np.ascontiguousarray(blobs)
+    assert model_selection._shared_seeding_groups(GaussianMixture(random_state=0), blobs, settings)
+    for template in (GaussianMixture(), GaussianMixture(random_state=0, init_params="k-means++"),
+                     GaussianMixture(random_state=0, means_init=np.zeros((8, 2))),
+                     GaussianMixture(random_state=0, kmeans_sample_size=100)):
+        assert model_selection._shared_seeding_groups(template, blobs, settings) == {}

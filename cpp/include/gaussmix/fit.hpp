@@ -26,6 +26,13 @@ struct InitialParameters {
   Vector<Scalar> weights;
   Matrix<Scalar> means;
   Matrix<Scalar> precisions;
+  /// init = kmeans with k-means on all rows: the rows Lloyd's iterations start from, instead of
+  /// a k-means++ seeding, one row of indices per restart (the first n_components of each are
+  /// used). For one seed, k-means++ for n clusters chooses the first n rows of what it chooses
+  /// for any m > n clusters with the same kmeans_plusplus_trials(), so a sweep over
+  /// n_components can seed every fit from one seeding per trial count (restart i's seed is
+  /// detail::derive_seed(seed, i)) and get the fits it would get without.
+  Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> kmeans_seeds;
 };
 
 /// How one initialisation ended (for verbose reporting).

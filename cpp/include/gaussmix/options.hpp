@@ -50,6 +50,9 @@ struct FitOptions {
 /// The sample the automatic k-means start uses for n_samples rows and n_clusters clusters.
 Index automatic_kmeans_sample(Index n_samples, Index n_clusters);
 
+/// Candidates greedy k-means++ tries per step for n_clusters clusters (scikit-learn's 2 + log k).
+Index kmeans_plusplus_trials(Index n_clusters);
+
 /// Number of free parameters of a mixture (scikit-learn's `_n_parameters`).
 Index n_parameters(CovarianceType type, Index n_components, Index n_features);
 
