@@ -24,10 +24,19 @@ inline void require(bool condition, const char* caller, const std::string& messa
   if (!condition) fail(caller, message);
 }
 
+/// True when no entry is NaN or infinite: x - x is 0 for a finite x and NaN otherwise, and a
+/// sum keeps a NaN, so this is one vectorised reduction. Eigen 3.4's allFinite() ends in a
+/// coefficient-at-a-time all() with a branch per entry, which took a tenth of a W5 M-step.
+template <typename Derived>
+bool all_finite(const Eigen::DenseBase<Derived>& values) {
+  const auto& array = values.derived().array();
+  return (array - array).sum() == 0;
+}
+
 template <typename Derived>
 void require_finite(const Eigen::DenseBase<Derived>& values, const char* caller,
                     const char* name) {
-  require(values.derived().allFinite(), caller, std::string(name) + " contains NaN or infinity");
+  require(all_finite(values), caller, std::string(name) + " contains NaN or infinity");
 }
 
 template <typename Derived>

@@ -74,6 +74,89 @@ inline bool precision_cholesky_from_covariance(const DenseD& cov, DenseD& U) {
   return U.allFinite();
 }
 
+/// precision_cholesky_from_covariance() of kFactorLanes covariances at once, one per SIMD lane
+/// of double: `a` holds their lower triangles interleaved, a[(i * D + j) * W + w] = cov_w(i, j)
+/// for i >= j (W = kFactorLanes), and is overwritten by L; row j of U_w (U_w(j, m), m >= j)
+/// goes to u[(j * D + m) * W + w]. Right-looking Cholesky and forward substitution in the axpy
+/// form, so every inner step is an independent packet FMA on contiguous packets, with no
+/// short loops and no horizontal work: a mixture with many components (W5: 50..200 of 41
+/// features) factors them several times faster than one at a time. `scratch` holds 2 D
+/// packets. Returns a mask of the lanes whose covariance is not positive definite (their
+/// output is garbage; the caller throws).
+using FactorPacket = Eigen::internal::packet_traits<double>::type;
+constexpr Eigen::Index kFactorLanes = Eigen::internal::packet_traits<double>::size;
+
+inline unsigned lane_precision_cholesky(double* a, double* u, double* scratch, Eigen::Index D) {
+  using namespace Eigen::internal;
+  using Packet = FactorPacket;
+  using Index = Eigen::Index;
+  constexpr Index W = kFactorLanes;
+  constexpr Index B = 4;  // columns per panel: one load and store of each entry per B multiply-adds
+  const auto at = [&](Index i, Index j) { return a + (i * D + j) * W; };
+  const auto load = [](const double* p) { return ploadu<Packet>(p); };
+  double* inverse = scratch;    // D packets: 1 / L(j, j)
+  double* x = scratch + D * W;  // D packets: one column of L^-1
+  unsigned failed = 0;
+  alignas(64) double lanes[W];
+  for (Index j0 = 0; j0 < D; j0 += B) {
+    const Index j1 = std::min(j0 + B, D);
+    // The panel's columns, each minus the panel columns before it (the earlier panels were
+    // subtracted by their trailing updates), then scaled by its pivot's square root.
+    for (Index j = j0; j < j1; ++j) {
+      for (Index t = j0; t < j; ++t) {
+        const Packet minus_l_jt = pnegate(load(at(j, t)));
+        for (Index i = j; i < D; ++i) pstoreu(at(i, j), pmadd(minus_l_jt, load(at(i, t)), load(at(i, j))));
+      }
+      pstoreu(lanes, load(at(j, j)));
+      for (Index w = 0; w < W; ++w)
+        if (!(lanes[w] > 0.0) || !std::isfinite(lanes[w])) {
+          failed |= 1u << w;
+          lanes[w] = 1.0;  // keeps the other lanes' arithmetic finite
+        }
+      const Packet root = psqrt(load(lanes));
+      const Packet inv = pdiv(pset1<Packet>(1.0), root);
+      pstoreu(at(j, j), root);
+      pstoreu(inverse + j * W, inv);
+      for (Index i = j + 1; i < D; ++i) pstoreu(at(i, j), pmul(load(at(i, j)), inv));
+    }
+    // The trailing lower triangle minus the panel times its transpose.
+    const Index width = j1 - j0;
+    for (Index i = j1; i < D; ++i) {
+      Packet minus_l[B];
+      for (Index t = 0; t < width; ++t) minus_l[t] = pnegate(load(at(i, j0 + t)));
+      for (Index m = j1; m <= i; ++m) {
+        Packet sum = load(at(i, m));
+        for (Index t = 0; t < width; ++t) sum = pmadd(minus_l[t], load(at(m, j0 + t)), sum);
+        pstoreu(at(i, m), sum);
+      }
+    }
+  }
+  for (Index j = 0; j < D; ++j) {
+    // L x = e_j, x zero above j: unknowns m0..m1-1 from their small triangle, then subtracted
+    // from the later unknowns together.
+    pstoreu(x + j * W, pset1<Packet>(1.0));
+    for (Index m = j + 1; m < D; ++m) pstoreu(x + m * W, pset1<Packet>(0.0));
+    for (Index m0 = j; m0 < D; m0 += B) {
+      const Index m1 = std::min(m0 + B, D);
+      Packet minus_x[B];
+      for (Index m = m0; m < m1; ++m) {
+        Packet x_m = load(x + m * W);
+        for (Index t = m0; t < m; ++t) x_m = pmadd(minus_x[t - m0], load(at(m, t)), x_m);
+        x_m = pmul(x_m, load(inverse + m * W));
+        pstoreu(u + (j * D + m) * W, x_m);
+        minus_x[m - m0] = pnegate(x_m);
+      }
+      const Index width = m1 - m0;
+      for (Index k = m1; k < D; ++k) {
+        Packet sum = load(x + k * W);
+        for (Index t = 0; t < width; ++t) sum = pmadd(minus_x[t], load(at(k, m0 + t)), sum);
+        pstoreu(x + k * W, sum);
+      }
+    }
+  }
+  return failed;
+}
+
 /// Upper U with U U^T = P, by the Cholesky factor of P with rows and columns reversed.
 inline bool precision_cholesky_from_precision(const DenseD& P, DenseD& U) {
   const DenseD reversed = P.reverse();

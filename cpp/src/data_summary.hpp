@@ -2,6 +2,7 @@
 // Where the data sit and how far they spread: the per-feature shift that k-means works about,
 // and the check that sums of squares about it stay representable in the data's type.
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -25,10 +26,16 @@ DataSummary summarize(const MatrixCRef<Scalar>& X) {
   const Index rows = block_rows(D);
   const int n_threads = threads_for(n, rows);
   std::vector<Eigen::RowVectorXd> sums(n_threads, Eigen::RowVectorXd::Zero(D));
+  const Index stride = X.outerStride();
+  // Row by row, vectorised across features, on raw pointers: a column-wise sum of a row-major
+  // block would walk each column with a stride (it cost a W4 fit's start more than its
+  // k-means), and an Eigen row expression per row costs more than the row itself when D is small.
   for_each_block(n, rows, n_threads, [&](int t, Index begin, Index end) {
-    // Row by row, vectorised across features: a column-wise sum of a row-major block would
-    // walk each column with a stride, and cost a W4 fit's start more than its k-means.
-    for (Index i = begin; i < end; ++i) sums[t] += X.row(i).template cast<double>();
+    double* sum = sums[t].data();
+    for (Index i = begin; i < end; ++i) {
+      const Scalar* x = X.data() + i * stride;
+      for (Index d = 0; d < D; ++d) sum[d] += static_cast<double>(x[d]);
+    }
   });
   DataSummary summary;
   summary.mean = Eigen::RowVectorXd::Zero(D);
@@ -37,11 +44,15 @@ DataSummary summarize(const MatrixCRef<Scalar>& X) {
   std::vector<Eigen::RowVectorXd> squares(n_threads, Eigen::RowVectorXd::Zero(D));
   std::vector<Eigen::RowVectorXd> largest(n_threads, Eigen::RowVectorXd::Zero(D));
   for_each_block(n, rows, n_threads, [&](int t, Index begin, Index end) {
-    Eigen::RowVectorXd centred(D);  // one allocation per block, not per row
+    double *square = squares[t].data(), *large = largest[t].data();
+    const double* mean = summary.mean.data();
     for (Index i = begin; i < end; ++i) {
-      centred = X.row(i).template cast<double>() - summary.mean;
-      squares[t] += centred.cwiseAbs2();
-      largest[t] = largest[t].cwiseMax(centred.cwiseAbs());
+      const Scalar* x = X.data() + i * stride;
+      for (Index d = 0; d < D; ++d) {
+        const double centred = static_cast<double>(x[d]) - mean[d];
+        square[d] += centred * centred;
+        large[d] = std::max(large[d], std::abs(centred));
+      }
     }
   });
   summary.variance = Eigen::RowVectorXd::Zero(D);

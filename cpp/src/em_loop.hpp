@@ -31,7 +31,7 @@ FitResult<Scalar> run_em_over(Model<Scalar> model, const FitOptions& options, do
     if (std::isnan(lower_bound))
       throw NumericalError("fit(): the log-likelihood became NaN at iteration " + std::to_string(iter) +
                            "; scale the data or increase reg_covar");
-    model = maximization_step<Scalar>(stats, options.reg_covar);
+    model = maximization_step<Scalar>(stats, options.reg_covar, std::move(model));  // in the spent model's storage
     run.lower_bounds.push_back(lower_bound);
     run.n_iter = iter;
     if (std::abs(lower_bound - previous) < options.tol) {

@@ -264,25 +264,49 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
       auto score = scores[thread].topRows(end - begin);
       score.noalias() = x * centers_s.transpose();
       score.rowwise() -= half_norms.transpose();
+      // Per row: the nearest center, then its distance and the cluster's sums, on raw
+      // pointers: with few clusters and features (W1: K = 4, D = 2) Eigen's dynamic-size
+      // reductions and row expressions cost more per row than the product above.
+      const Index x_stride = x.outerStride(), score_stride = score.outerStride();
       for (Index i = begin; i < end; ++i) {
-        // The largest score by a vectorised reduction, then its first position: maxCoeff(&index)
-        // would compare one coefficient at a time.
-        const auto row = score.row(i - begin);
-        const Scalar top = row.maxCoeff();
+        const Scalar* row = score.data() + (i - begin) * score_stride;
+        const Scalar* xi = x.data() + (i - begin) * x_stride;
         Index best = 0;
-        while (best < K && !(row[best] == top)) ++best;
-        const auto xi = x.row(i - begin).template cast<double>();
-        if (best == K) {  // a NaN score: choose by the distances themselves
+        bool nan = false;
+        if (K <= 16) {  // first largest, one comparison each
+          Scalar top = row[0];
+          nan = std::isnan(top);
+          for (Index k = 1; k < K; ++k) {
+            nan = nan || std::isnan(row[k]);
+            if (row[k] > top) top = row[k], best = k;
+          }
+        } else {  // the largest by a vectorised reduction, then its first position
+          const Scalar top = score.row(i - begin).maxCoeff();
+          while (best < K && !(row[best] == top)) ++best;
+          nan = best == K;
+        }
+        const auto squared_distance_to = [&](Index k) {
+          const double* c = centers.data() + k * D;
+          double sum = 0.0;
+          for (Index d = 0; d < D; ++d) {
+            const double v = static_cast<double>(xi[d]) - c[d];
+            sum += v * v;
+          }
+          return sum;
+        };
+        if (nan) {  // a NaN score: choose by the distances themselves
           best = 0;
           for (Index k = 1; k < K; ++k)
-            if ((xi - centers.row(k)).squaredNorm() < (xi - centers.row(best)).squaredNorm()) best = k;
+            if (squared_distance_to(k) < squared_distance_to(best)) best = k;
         }
         if (labels[i] != best) ++p.changed;
         labels[i] = best;
-        distance[i] = (xi - centers.row(best)).squaredNorm();
-        p.inertia += weight[i] * distance[i];
-        p.counts[best] += weight[i];
-        p.sums.row(best) += weight[i] * xi;
+        distance[i] = squared_distance_to(best);
+        const double w = weight[i];
+        p.inertia += w * distance[i];
+        p.counts[best] += w;
+        double* sum = p.sums.data() + best * D;
+        for (Index d = 0; d < D; ++d) sum[d] += w * static_cast<double>(xi[d]);
       }
     });
     Partial total = partial[0];

@@ -161,6 +161,14 @@ Model<Scalar> Model<Scalar>::from_precisions_cholesky(CovarianceType type, Vecto
 template <typename Scalar>
 Model<Scalar> Model<Scalar>::from_parameters(CovarianceType type, Vector<Scalar> weights, Matrix<Scalar> means,
                                              Matrix<Scalar> covariances, Matrix<Scalar> precisions_cholesky) {
+  return from_parameters(type, std::move(weights), std::move(means), std::move(covariances),
+                         std::move(precisions_cholesky), Matrix<Scalar>());
+}
+
+template <typename Scalar>
+Model<Scalar> Model<Scalar>::from_parameters(CovarianceType type, Vector<Scalar> weights, Matrix<Scalar> means,
+                                             Matrix<Scalar> covariances, Matrix<Scalar> precisions_cholesky,
+                                             Matrix<Scalar> spare_transposed) {
   const char* caller = "Model::from_parameters()";
   check_weights_and_means<Scalar>(weights, means, caller);
   const Index K = means.rows(), D = means.cols();
@@ -173,18 +181,27 @@ Model<Scalar> Model<Scalar>::from_parameters(CovarianceType type, Vector<Scalar>
   model.means_ = std::move(means);
   model.covariances_ = std::move(covariances);
   model.precisions_cholesky_ = std::move(precisions_cholesky);
+  model.precisions_cholesky_t_ = std::move(spare_transposed);
   model.finish_construction();
   return model;
 }
 
 template <typename Scalar>
+typename Model<Scalar>::Storage Model<Scalar>::release_storage() && {
+  Storage storage{std::move(covariances_), std::move(precisions_cholesky_), std::move(precisions_cholesky_t_)};
+  *this = Model();
+  return storage;
+}
+
+template <typename Scalar>
 void Model<Scalar>::finish_construction() {
   const Index K = n_components(), D = n_features();
-  precisions_cholesky_t_.resize(0, 0);
   if (type_ == CovarianceType::full || type_ == CovarianceType::tied) {
-    precisions_cholesky_t_.resizeLike(precisions_cholesky_);
+    precisions_cholesky_t_.resizeLike(precisions_cholesky_);  // a no-op on recycled storage of this shape
     for (Index k = 0; k < precisions_cholesky_.rows() / D; ++k)
       precisions_cholesky_t_.middleRows(k * D, D) = precisions_cholesky_.middleRows(k * D, D).transpose();
+  } else {
+    precisions_cholesky_t_.resize(0, 0);
   }
   log_normalizers_.resize(K);
   for (Index k = 0; k < K; ++k) {

@@ -172,6 +172,11 @@ SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<Matri
 
 template <typename Scalar>
 Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_covar) {
+  return maximization_step<Scalar>(stats, reg_covar, Model<Scalar>());
+}
+
+template <typename Scalar>
+Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_covar, Model<Scalar>&& spent) {
   const char* caller = "maximization_step()";
   detail::require(reg_covar >= 0.0 && std::isfinite(reg_covar), caller, "reg_covar must be finite and >= 0");
   stats.check(caller);
@@ -193,8 +198,11 @@ Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_co
         "number of components, increase reg_covar, or scale the input data.");
   };
 
-  Matrix<Scalar> covariances(covariance_rows(type, K, D), covariance_cols(type, D));
-  Matrix<Scalar> cholesky(covariances.rows(), covariances.cols());
+  typename Model<Scalar>::Storage storage = std::move(spent).release_storage();
+  Matrix<Scalar>& covariances = storage.covariances;
+  Matrix<Scalar>& cholesky = storage.precisions_cholesky;
+  covariances.resize(covariance_rows(type, K, D), covariance_cols(type, D));  // no-ops on storage of this shape
+  cholesky.resize(covariances.rows(), covariances.cols());
   switch (type) {
     case CovarianceType::full:
     case CovarianceType::tied: {
@@ -204,21 +212,49 @@ Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_co
         for (Index k = 0; k < K; ++k) between += counts[k] * offsets.row(k).transpose() * offsets.row(k);
         pooled = (stats.second - between) / counts.sum();
       }
-      // Components are independent: with many of them the factorisations are worth two threads.
-      const Index n_blocks = type == CovarianceType::full ? K : 1;
-      const int n_threads = detail::threads_for_factors(n_blocks, D);
-      std::vector<char> failed(n_blocks, 0);
-      detail::for_each_index(n_blocks, n_threads, [&](Index k) {
+      // Component k's covariance, symmetrised and regularised, in double.
+      const auto covariance = [&](Index k) {
         Eigen::MatrixXd cov = type == CovarianceType::full
                                   ? Eigen::MatrixXd(stats.second.middleRows(k * D, D) / counts[k] -
                                                     offsets.row(k).transpose() * offsets.row(k))
                                   : pooled;
         cov = 0.5 * (cov + cov.transpose()).eval();
         cov.diagonal().array() += reg_covar;
-        Eigen::MatrixXd U;
-        failed[k] = !detail::precision_cholesky_from_covariance(cov, U);
-        covariances.middleRows(k * D, D) = cov.cast<Scalar>();
-        if (!failed[k]) cholesky.middleRows(k * D, D) = U.cast<Scalar>();
+        return cov;
+      };
+      // Full: kFactorLanes components at a time, one per SIMD lane (lane_precision_cholesky());
+      // the rest, and tied's one matrix, alone. Groups are independent: with many of them the
+      // factorisations are worth two threads.
+      constexpr Index W = detail::kFactorLanes;
+      const Index n_lane_groups = type == CovarianceType::full && W > 1 ? K / W : 0;
+      const Index n_alone = type == CovarianceType::full ? K - n_lane_groups * W : 1;
+      const int n_threads = detail::threads_for_factors(n_lane_groups + n_alone, D);
+      std::vector<char> failed(n_lane_groups + n_alone, 0);
+      detail::for_each_index(n_lane_groups + n_alone, n_threads, [&](Index task) {
+        if (task >= n_lane_groups) {
+          const Index k = n_lane_groups * W + (task - n_lane_groups);
+          const Eigen::MatrixXd cov = covariance(k);
+          Eigen::MatrixXd U;
+          failed[task] = !detail::precision_cholesky_from_covariance(cov, U);
+          covariances.middleRows(k * D, D) = cov.cast<Scalar>();
+          if (!failed[task]) cholesky.middleRows(k * D, D) = U.cast<Scalar>();
+          return;
+        }
+        std::vector<double> lanes(2 * D * D * W + 2 * D * W);  // L, U, scratch
+        double *a = lanes.data(), *u = a + D * D * W;
+        for (Index w = 0; w < W; ++w) {
+          const Index k = task * W + w;
+          const Eigen::MatrixXd cov = covariance(k);
+          covariances.middleRows(k * D, D) = cov.cast<Scalar>();
+          for (Index i = 0; i < D; ++i)
+            for (Index j = 0; j <= i; ++j) a[(i * D + j) * W + w] = cov(j, i);  // cov's column i: contiguous
+        }
+        failed[task] = detail::lane_precision_cholesky(a, u, u + D * D * W, D) != 0;
+        for (Index w = 0; w < W; ++w) {
+          auto U = cholesky.middleRows((task * W + w) * D, D);
+          for (Index j = 0; j < D; ++j)
+            for (Index m = 0; m < D; ++m) U(j, m) = m < j ? Scalar(0) : static_cast<Scalar>(u[(j * D + m) * W + w]);
+        }
       });
       if (std::find(failed.begin(), failed.end(), 1) != failed.end()) throw ill_defined();
       break;
@@ -228,15 +264,15 @@ Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_co
       Matrix<double> diagonal = (stats.second.array().colwise() / counts.array()) - offsets.array().square();
       diagonal.array() += reg_covar;
       if (type == CovarianceType::spherical) diagonal = diagonal.rowwise().mean().eval();
-      if (!(diagonal.array() > 0.0).all() || !diagonal.allFinite()) throw ill_defined();
+      if (!(diagonal.array() > 0.0).all() || !detail::all_finite(diagonal)) throw ill_defined();
       covariances = diagonal.cast<Scalar>();
       cholesky = diagonal.array().rsqrt().matrix().cast<Scalar>();
       break;
     }
   }
-  if (!means.allFinite() || !cholesky.allFinite()) throw ill_defined();
+  if (!detail::all_finite(means) || !detail::all_finite(cholesky)) throw ill_defined();
   return Model<Scalar>::from_parameters(type, weights.cast<Scalar>(), means.cast<Scalar>(), std::move(covariances),
-                                        std::move(cholesky));
+                                        std::move(cholesky), std::move(storage.precisions_cholesky_transposed));
 }
 
 template SufficientStatistics expectation_step<float>(const Model<float>&, MatrixCRef<float>, VectorCRef<float>);
@@ -253,5 +289,7 @@ template SufficientStatistics statistics_from_labels<double>(MatrixCRef<double>,
                                                              VectorCRef<double>, CovarianceType, MatrixCRef<double>);
 template Model<float> maximization_step<float>(const SufficientStatistics&, double);
 template Model<double> maximization_step<double>(const SufficientStatistics&, double);
+template Model<float> maximization_step<float>(const SufficientStatistics&, double, Model<float>&&);
+template Model<double> maximization_step<double>(const SufficientStatistics&, double, Model<double>&&);
 
 }  // namespace gaussmix

@@ -115,10 +115,46 @@ void check_precision_factors() {
                                                                Matrix<double>::Zero(1, 4), singular));
 }
 
+// The M-step factors many full components a SIMD lane each: every factor must equal the one
+// factored alone (Model::from_covariances), whatever the component's position among the lane
+// groups and the ones left over, and one singular component anywhere must throw.
+void check_lane_factorisation() {
+  const Index K = 19, D = 13, N = 4000;  // 19: whole groups of 2, 4 and 8 lanes and leftovers
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Matrix<double> X(N, D), shift = Matrix<double>::Zero(K, D);
+  LabelVector labels(N);
+  for (Index i = 0; i < N; ++i) {
+    labels[i] = i % K;
+    for (Index d = 0; d < D; ++d) X(i, d) = normal(rng) * (1.0 + 0.3 * d) + 2.0 * labels[i] + (d == 0 ? 5.0 * (i % K) : 0.0);
+  }
+  const SufficientStatistics stats = statistics_from_labels<double>(X, labels, Vector<double>(), CovarianceType::full, shift);
+  const Model<double> model = maximization_step<double>(stats, 1e-6);
+  const Model<double> alone = Model<double>::from_covariances(CovarianceType::full, model.weights(), model.means(),
+                                                              model.covariances());
+  const double scale = alone.precisions_cholesky().cwiseAbs().maxCoeff();
+  CHECK((model.precisions_cholesky() - alone.precisions_cholesky()).cwiseAbs().maxCoeff() <= 1e-12 * scale);
+  // The spent model's storage, reused, gives the same model.
+  Model<double> spent = maximization_step<double>(stats, 1e-6);
+  const Model<double> again = maximization_step<double>(stats, 1e-6, std::move(spent));
+  CHECK(again.precisions_cholesky() == model.precisions_cholesky() && again.covariances() == model.covariances());
+  CHECK(again.precisions_cholesky_transposed() == model.precisions_cholesky_transposed());
+  // One component on a single row (a zero covariance, no regularisation), at each position.
+  for (Index bad : {Index(0), Index(5), Index(17)}) {
+    LabelVector one = labels;
+    for (Index i = 0; i < N; ++i)
+      if (one[i] == bad) one[i] = (bad + 1) % K;
+    one[bad] = bad;
+    const SufficientStatistics singular = statistics_from_labels<double>(X, one, Vector<double>(), CovarianceType::full, shift);
+    CHECK_THROWS(NumericalError, maximization_step<double>(singular, 0.0));
+  }
+}
+
 }  // namespace
 
 int main() {
   check_precision_factors();
+  check_lane_factorisation();
   for (Index D : {1, 2, 3, 4, 5, 33})
     for (auto type : {CovarianceType::full, CovarianceType::diag}) {
       check_sparse_responsibilities<double>(D, type);

@@ -79,5 +79,8 @@ SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<Matri
 /// @throws NumericalError when a covariance cannot be factorised.
 template <typename Scalar>
 Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_covar);
+/// The same, built in the storage of `spent` (a model no longer needed; see Model::Storage).
+template <typename Scalar>
+Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_covar, Model<Scalar>&& spent);
 
 }  // namespace gaussmix
