@@ -403,6 +403,10 @@ def sweep(
         where one thread per fit beats sharing every small fit between threads; else 1, each
         fit using all threads. Results equal the serial sweep's up to the rounding of
         per-thread sums. Ctrl-C with n_jobs > 1 waits for the running fits to end.
+        With a fixed ``random_state`` (an int or a RandomState) and a k-means start on all
+        rows, the counts with the same number of k-means++ candidates per step share one
+        seeding (the largest count's, whose first k rows are each smaller count's own): every
+        fit is still the one ``GaussianMixture(k, random_state=...).fit(X)`` gives.
     **params
         Other :class:`~gaussmix.GaussianMixture` parameters (``random_state``,
         ``max_iter``, ``tol``, ``reg_covar``, ``n_init``, ``init_params``, ...),
