@@ -384,6 +384,19 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
 /// every later product by orders of magnitude, and zeros let accumulate_transposed() skip rows
 /// and components. exp() only sees arguments in [log(smallest), 0], the range
 /// exp_nonpositive() is made for; a packet whose arguments all lie below is zeroed without it.
+/// exp(shifted) for shifted <= 0 (a log-probability minus its row's largest), flushed to an exact
+/// zero below the smallest normal number `least` (log_least = log(least)): the one flushing
+/// rule of normalize_log_prob() and small_dense_posteriors(). A packet whose lanes all lie below
+/// log_least skips its exponential.
+template <typename Packet>
+EIGEN_ALWAYS_INLINE Packet flushed_exp(const Packet& shifted, const Packet& least, const Packet& log_least) {
+  using namespace Eigen::internal;
+  const Packet kept = pcmp_le(log_least, shifted);
+  if (!any_lane(kept)) return pset1<Packet>(typename unpacket_traits<Packet>::type(0));
+  const Packet value = exp_nonpositive(pmax(shifted, log_least));
+  return pand(pand(kept, pcmp_le(least, value)), value);
+}
+
 template <typename Scalar>
 void normalize_log_prob(Workspace<Scalar>& ws) {
   using namespace Eigen::internal;
@@ -404,12 +417,7 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
     Packet sum = pset1<Packet>(Scalar(0));
     for (Index k = 0; k < K; ++k) {
       Scalar* r = log_prob + k * rows + i;
-      const Packet shifted = psub(ploadu<Packet>(r), top);
-      Packet value = pset1<Packet>(Scalar(0));
-      if (predux_max(shifted) >= log_smallest) {
-        value = exp_nonpositive(pmax(shifted, log_least));
-        value = pand(pand(pcmp_le(log_least, shifted), pcmp_le(least, value)), value);
-      }
+      const Packet value = flushed_exp(psub(ploadu<Packet>(r), top), least, log_least);
       pstoreu(r, value);
       sum = padd(sum, value);
     }
@@ -521,13 +529,7 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
     for (Index k = 0; k < K; ++k)
       for (int p = 0; p < P; ++p) {
         Scalar* r = out + k * out_stride + p * width;
-        const Packet shifted = psub(ploadu<Packet>(r), top[p]);
-        const Packet kept = pcmp_le(log_least, shifted);
-        Packet value = pset1<Packet>(Scalar(0));
-        if (any_lane(kept)) {  // a packet of far components skips its exponential
-          value = exp_nonpositive(pmax(shifted, log_least));
-          value = pand(pand(kept, pcmp_le(least, value)), value);
-        }
+        const Packet value = flushed_exp(psub(ploadu<Packet>(r), top[p]), least, log_least);
         pstoreu(r, value);
         total[p] = padd(total[p], value);
       }

@@ -230,7 +230,8 @@ Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_co
       const Index n_alone = type == CovarianceType::full ? K - n_lane_groups * W : 1;
       const int n_threads = detail::threads_for_factors(n_lane_groups + n_alone, D);
       std::vector<char> failed(n_lane_groups + n_alone, 0);
-      detail::for_each_index(n_lane_groups + n_alone, n_threads, [&](Index task) {
+      std::vector<std::vector<double>> lane_buffers(n_threads);  // per thread: L, U and scratch
+      detail::for_each_block(n_lane_groups + n_alone, 1, n_threads, [&](int thread, Index task, Index) {
         if (task >= n_lane_groups) {
           const Index k = n_lane_groups * W + (task - n_lane_groups);
           const Eigen::MatrixXd cov = covariance(k);
@@ -240,7 +241,8 @@ Model<Scalar> maximization_step(const SufficientStatistics& stats, double reg_co
           if (!failed[task]) cholesky.middleRows(k * D, D) = U.cast<Scalar>();
           return;
         }
-        std::vector<double> lanes(2 * D * D * W + 2 * D * W);  // L, U, scratch
+        std::vector<double>& lanes = lane_buffers[thread];
+        lanes.resize(2 * D * D * W + 2 * D * W);
         double *a = lanes.data(), *u = a + D * D * W;
         for (Index w = 0; w < W; ++w) {
           const Index k = task * W + w;
