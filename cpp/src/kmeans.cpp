@@ -18,6 +18,10 @@ namespace gaussmix {
 
 namespace {
 
+/// EM's k-means start: scikit-learn's KMeans defaults (max_iter, tol).
+constexpr int kStartIterations = 300;
+constexpr double kStartTolerance = 1e-4;
+
 /// Index i with probability proportional to mass[i], by a linear scan of the cumulative sum.
 Index draw_proportional(const Vector<double>& mass, double total, detail::Random& rng) {
   const double target = rng.uniform() * total;
@@ -424,9 +428,10 @@ KMeansResult<Scalar> kmeans(const MatrixCRef<Scalar>& X, Index n_clusters, std::
     }
   }
   if ((w_sample.array() > 0.0).count() < n_clusters)
-    return kmeans_about<Scalar>(X, n_clusters, seed, weight, 300, 1e-4, summary);
+    return kmeans_about<Scalar>(X, n_clusters, seed, weight, kStartIterations, kStartTolerance, summary);
   const KMeansResult<Scalar> on_sample =
-      kmeans_about<Scalar>(MatrixCRef<Scalar>(X_sample), n_clusters, seed, w_sample, 300, 1e-4, summary);
+      kmeans_about<Scalar>(MatrixCRef<Scalar>(X_sample), n_clusters, seed, w_sample, kStartIterations,
+                           kStartTolerance, summary);
   const Matrix<double> centers = on_sample.centers.template cast<double>().rowwise() - summary.mean;
   KMeansResult<Scalar> result = lloyd_about<Scalar>(X, centers, weight, 0, 1e-4, summary);
   result.n_iter = on_sample.n_iter;
@@ -442,7 +447,7 @@ std::vector<Index> kmeans_plusplus(const MatrixCRef<Scalar>& X, Index n_clusters
 template <typename Scalar>
 KMeansResult<Scalar> kmeans_from_rows(const MatrixCRef<Scalar>& X, const std::vector<Index>& seeds,
                                       const Vector<double>& weight, const DataSummary& summary) {
-  return lloyd_from_rows<Scalar>(X, seeds, weight, 300, 1e-4, summary);
+  return lloyd_from_rows<Scalar>(X, seeds, weight, kStartIterations, kStartTolerance, summary);
 }
 
 template KMeansResult<float> kmeans<float>(const MatrixCRef<float>&, Index, std::uint64_t, const Vector<double>&,

@@ -294,13 +294,10 @@ def _shared_seeding_groups(template, X, settings):
         return {}
     n = X.shape[0]
 
+    size = t._kmeans_sample()  # as the core takes it: -1 automatic, 0 all rows
+
     def on_all_rows(k):
-        size = t.kmeans_sample_size
-        if size is None:
-            return True
-        if isinstance(size, str):
-            return _gmm.automatic_kmeans_sample(n, k) == 0
-        return size >= n
+        return size == 0 or size >= n or (size == -1 and _gmm.automatic_kmeans_sample(n, k) == 0)
 
     groups = {}
     for index, (_, k) in enumerate(settings):
