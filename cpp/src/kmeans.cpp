@@ -223,6 +223,13 @@ std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters,
   return chosen;
 }
 
+/// Features from which Lloyd's iterations keep distance bounds, and the most bounds (rows times
+/// clusters) they keep: 8 MiB, about a last-level cache. Each pass reads and writes every bound,
+/// K per row against the product's K * D multiply-adds; from memory rather than cache that
+/// traffic costs about what it saves at D = 16.
+constexpr Index kBoundedFeatures = 8;
+constexpr Index kBoundEntries = Index(1) << 20;
+
 /// Lloyd's iterations from `centers` (about summary.mean), at most max_iter of them; with
 /// max_iter = 0 only the assignment of every row to its nearest given center.
 template <typename Scalar>
@@ -243,17 +250,58 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
     Index changed;
   };
   std::vector<Partial> partial(n_threads);
-  // Per thread, reused every pass: the block about the shift and its scores.
-  std::vector<Matrix<Scalar>> shifted(n_threads, Matrix<Scalar>(std::min(n, rows), D));
-  std::vector<Matrix<Scalar>> scores(n_threads, Matrix<Scalar>(std::min(n, rows), K));
+  // Per thread, reused every pass: the block about the shift, the rows of it that need the
+  // product (and their copy), the product and each row's chosen center.
+  const Index block = std::min(n, rows);
+  std::vector<Matrix<Scalar>> shifted(n_threads, Matrix<Scalar>(block, D));
+  std::vector<Matrix<Scalar>> gathered(n_threads);
+  std::vector<Matrix<Scalar>> scores(n_threads, Matrix<Scalar>(block, K));
+  std::vector<std::vector<Index>> chosen(n_threads, std::vector<Index>(block));
+  std::vector<std::vector<Index>> by_product(n_threads);
   const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> shift_s = shift.cast<Scalar>();
   LabelVector labels = LabelVector::Constant(n, -1);
   Vector<double> distance(n);
+
+  // Elkan's bounds: per row and center a lower bound on their distance, lowered by the center's
+  // move (the triangle inequality). A row whose bounds all exceed its distance to its own center,
+  // by more than the product's rounding, keeps that center without the product, as the product
+  // would have given it. Kept when they fit in memory and the product costs more per row than
+  // their upkeep (K bounds against K * D multiply-adds).
+  constexpr double unit = std::numeric_limits<double>::epsilon() / 2;
+  const double unit_s = static_cast<double>(std::numeric_limits<Scalar>::epsilon()) / 2;
+  const bool bounded = max_iter > 0 && D >= kBoundedFeatures && K >= 2 && n * K <= kBoundEntries;
+  Matrix<double> lower;  // (n, K) row-major; +inf at each row's own center
+  Vector<double> row_norm2;  // ||x_i - shift||^2 in double
+  Vector<double> drift = Vector<double>::Zero(K);  // each center's last move, rounded up
+  double row_norm_max = 0.0;
+  bool have_bounds = false;  // the last pass set every row's bounds
+  if (bounded) {
+    lower.resize(n, K);
+    row_norm2.resize(n);
+  }
+
+  // The product's score x.c_k - ||c_k||^2 / 2 (in Scalar, with the centers rounded to Scalar)
+  // is within `margin` of its exact value for the double centers.
+  const auto product_error = [&](Index i, double center_norm_max) {
+    const double x_norm = std::sqrt(row_norm2[i]);
+    return 4.0 * static_cast<double>(D + 8) * unit_s * (x_norm * center_norm_max + center_norm_max * center_norm_max);
+  };
+  const auto squared_distance_to = [&](const Scalar* xi, Index k) {
+    const double* c = centers.data() + k * D;
+    double sum = 0.0;
+    for (Index d = 0; d < D; ++d) {
+      const double v = static_cast<double>(xi[d]) - c[d];
+      sum += v * v;
+    }
+    return sum;
+  };
 
   // Assigns every sample to its nearest center; accumulates weighted sums per cluster.
   const auto assign = [&]() {
     const Matrix<Scalar> centers_s = centers.cast<Scalar>();
     const Vector<Scalar> half_norms = Scalar(0.5) * centers_s.rowwise().squaredNorm();
+    const double center_norm_max = centers.rowwise().norm().maxCoeff();
+    const bool use_bounds = have_bounds && std::isfinite(center_norm_max);
     for (auto& p : partial) {
       p.sums = Matrix<double>::Zero(K, D);
       p.counts = Vector<double>::Zero(K);
@@ -262,50 +310,96 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
     }
     detail::for_each_block(n, rows, n_threads, [&](int thread, Index begin, Index end) {
       auto& p = partial[thread];
-      auto x = shifted[thread].topRows(end - begin);
-      x = X.middleRows(begin, end - begin).rowwise() - shift_s;
-      // argmin_k ||x - c_k||^2 = argmax_k (x . c_k - ||c_k||^2 / 2): one matrix product per block.
-      auto score = scores[thread].topRows(end - begin);
-      score.noalias() = x * centers_s.transpose();
-      score.rowwise() -= half_norms.transpose();
-      // Per row: the nearest center, then its distance and the cluster's sums, on raw
-      // pointers: with few clusters and features (W1: K = 4, D = 2) Eigen's dynamic-size
-      // reductions and row expressions cost more per row than the product above.
-      const Index x_stride = x.outerStride(), score_stride = score.outerStride();
-      for (Index i = begin; i < end; ++i) {
-        const Scalar* row = score.data() + (i - begin) * score_stride;
-        const Scalar* xi = x.data() + (i - begin) * x_stride;
-        Index best = 0;
-        bool nan = false;
-        if (K <= 16) {  // first largest, one comparison each
-          Scalar top = row[0];
-          nan = std::isnan(top);
-          for (Index k = 1; k < K; ++k) {
-            nan = nan || std::isnan(row[k]);
-            if (row[k] > top) top = row[k], best = k;
-          }
-        } else {  // the largest by a vectorised reduction, then its first position
-          const Scalar top = score.row(i - begin).maxCoeff();
-          while (best < K && !(row[best] == top)) ++best;
-          nan = best == K;
+      const Index m = end - begin;
+      Matrix<Scalar>& x_all = shifted[thread];
+      auto x = x_all.topRows(m);
+      x = X.middleRows(begin, m).rowwise() - shift_s;
+      const Index x_stride = x.outerStride();
+      std::vector<Index>& pick = chosen[thread];
+      std::vector<Index>& todo = by_product[thread];
+      todo.clear();
+      for (Index r = 0; r < m; ++r) {
+        const Index i = begin + r;
+        pick[r] = -1;
+        if (!use_bounds) {
+          todo.push_back(r);
+          continue;
         }
-        const auto squared_distance_to = [&](Index k) {
-          const double* c = centers.data() + k * D;
-          double sum = 0.0;
-          for (Index d = 0; d < D; ++d) {
-            const double v = static_cast<double>(xi[d]) - c[d];
-            sum += v * v;
-          }
-          return sum;
-        };
-        if (nan) {  // a NaN score: choose by the distances themselves
-          best = 0;
-          for (Index k = 1; k < K; ++k)
-            if (squared_distance_to(k) < squared_distance_to(best)) best = k;
+        // Lower every bound by its center's move; the closest other center's bound decides.
+        auto l = Eigen::Map<Eigen::ArrayXd>(lower.data() + i * K, K);
+        l = (l - drift.array()).max(0.0);
+        const double closest_other = l.minCoeff();
+        const Index own = labels[i];
+        distance[i] = squared_distance_to(x.data() + r * x_stride, own);
+        const double needed = distance[i] * (1.0 + 4.0 * static_cast<double>(D + 4) * unit) +
+                              4.0 * product_error(i, center_norm_max);
+        if (closest_other * closest_other > needed && std::isfinite(needed))
+          pick[r] = own;
+        else
+          todo.push_back(r);
+      }
+      if (!todo.empty()) {
+        // argmin_k ||x - c_k||^2 = argmax_k (x . c_k - ||c_k||^2 / 2): one matrix product for
+        // the rows that need it (the whole block, or a copy of those rows).
+        const Index t = static_cast<Index>(todo.size());
+        Matrix<Scalar>* source = &x_all;
+        if (t < m) {
+          source = &gathered[thread];
+          if (source->rows() < t) source->resize(block, D);
+          for (Index j = 0; j < t; ++j) source->row(j) = x.row(todo[j]);
         }
+        auto score = scores[thread].topRows(t);
+        score.noalias() = source->topRows(t) * centers_s.transpose();
+        score.rowwise() -= half_norms.transpose();
+        const Index score_stride = score.outerStride();
+        for (Index j = 0; j < t; ++j) {
+          const Index r = todo[j], i = begin + r;
+          const Scalar* row = score.data() + j * score_stride;
+          const Scalar* xi = x.data() + r * x_stride;
+          // Per row, on raw pointers: with few clusters and features (W1: K = 4, D = 2) Eigen's
+          // dynamic-size reductions cost more per row than the product above.
+          Index best = 0;
+          bool nan = false;
+          if (K <= 16) {  // first largest, one comparison each
+            Scalar top = row[0];
+            nan = std::isnan(top);
+            for (Index k = 1; k < K; ++k) {
+              nan = nan || std::isnan(row[k]);
+              if (row[k] > top) top = row[k], best = k;
+            }
+          } else {  // the largest by a vectorised reduction, then its first position
+            const Scalar top = score.row(j).maxCoeff();
+            while (best < K && !(row[best] == top)) ++best;
+            nan = best == K;
+          }
+          if (nan) {  // a NaN score: choose by the distances themselves
+            best = 0;
+            for (Index k = 1; k < K; ++k)
+              if (squared_distance_to(xi, k) < squared_distance_to(xi, best)) best = k;
+          }
+          pick[r] = best;
+          distance[i] = squared_distance_to(xi, best);
+          if (!bounded) continue;
+          // Bounds from the product: ||x - c_k||^2 = ||x||^2 - 2 score_k, less its rounding.
+          if (!have_bounds) {
+            double norm2 = 0.0;
+            for (Index d = 0; d < D; ++d) norm2 += static_cast<double>(xi[d]) * static_cast<double>(xi[d]);
+            row_norm2[i] = norm2;
+          }
+          const double floor2 = row_norm2[i] * (1.0 - static_cast<double>(D + 2) * unit) -
+                                2.0 * product_error(i, center_norm_max);
+          auto l = Eigen::Map<Eigen::ArrayXd>(lower.data() + i * K, K);
+          l = (floor2 - 2.0 * score.row(j).array().template cast<double>().transpose()).max(0.0).sqrt() *
+              (1.0 - 2.0 * unit);
+          l[best] = std::numeric_limits<double>::infinity();
+          if (nan) l.setZero();  // no bounds from a NaN product
+        }
+      }
+      for (Index r = 0; r < m; ++r) {
+        const Index i = begin + r, best = pick[r];
+        const Scalar* xi = x.data() + r * x_stride;
         if (labels[i] != best) ++p.changed;
         labels[i] = best;
-        distance[i] = squared_distance_to(best);
         const double w = weight[i];
         p.inertia += w * distance[i];
         p.counts[best] += w;
@@ -313,6 +407,10 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
         for (Index d = 0; d < D; ++d) sum[d] += w * static_cast<double>(xi[d]);
       }
     });
+    if (bounded) {
+      if (!have_bounds) row_norm_max = std::sqrt(row_norm2.maxCoeff());
+      have_bounds = std::isfinite(row_norm_max);
+    }
     Partial total = partial[0];
     for (int t = 1; t < n_threads; ++t) {
       total.sums += partial[t].sums;
@@ -348,6 +446,12 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
       }
     }
     const double moved = (updated - centers).squaredNorm();
+    if (bounded) {
+      // Rounded up: by the norm's rounding, and by more than a bound's subtraction can round.
+      const double slack = 8.0 * unit * (row_norm_max + std::max(centers.rowwise().norm().maxCoeff(),
+                                                                 updated.rowwise().norm().maxCoeff()));
+      drift = ((updated - centers).rowwise().norm() * (1.0 + 2.0 * static_cast<double>(D + 4) * unit)).array() + slack;
+    }
     centers = updated;
     if (totals.changed == 0) {
       strict_convergence = true;

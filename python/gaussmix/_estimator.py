@@ -1,7 +1,7 @@
 """The scikit-learn compatible estimator over the C++ core."""
 
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import lru_cache, partial
 from numbers import Integral, Real
 import os
 import time
@@ -26,6 +26,15 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 
 def _random_seed(random_state):
     """A 63-bit seed for the core drawn from a scikit-learn random_state."""
+    if isinstance(random_state, Integral):
+        return _seed_of_int(int(random_state))
+    return int(check_random_state(random_state).randint(np.iinfo(np.int64).max, dtype=np.int64))
+
+
+@lru_cache(maxsize=1024)
+def _seed_of_int(random_state):
+    # Seeding a fresh RandomState (Mersenne Twister) takes about 0.5 ms: a sweep's every fit
+    # would pay it for the same draw.
     return int(check_random_state(random_state).randint(np.iinfo(np.int64).max, dtype=np.int64))
 
 
@@ -360,28 +369,37 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         If anything fails or is interrupted (Ctrl-C), the estimator is left as it was.
         """
+        # A sweep validates X once for all its fits and marks it (model_selection.sweep).
+        validated = self.__dict__.pop("_validated_input", None) is X
         state = dict(self.__dict__)
         try:
-            return self._fit_or_raise(X, sample_weight)
+            return self._fit_or_raise(X, sample_weight, validated)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state)
             raise
 
-    def _fit_or_raise(self, X, sample_weight):
+    def _validate_for_fit(self, X):
+        return validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C",
+                             **_missing.validation(self))
+
+    def _fit_or_raise(self, X, sample_weight, validated=False):
         self._validate_params()
         _check_int_range("max_iter", self.max_iter, 0, _INT_MAX)
         _check_int_range("n_init", self.n_init, 1, _INT_MAX)
         self.__dict__.pop("_online", None)  # partial_fit continues from this fit, afresh
-        source = _sources.as_source(X, sample_weight)
-        if source is not None:
-            if _missing.marginalizes(self):
-                raise ValueError("missing='marginalize' takes in-memory arrays; memmap, Dask and Chunks "
-                                 "sources need complete data")
-            self._fit_source(source)
-            return None
-        X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C",
-                          **_missing.validation(self))
+        if validated:
+            self.n_features_in_ = X.shape[1]  # what validate_data sets for an ndarray
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            source = _sources.as_source(X, sample_weight)
+            if source is not None:
+                if _missing.marginalizes(self):
+                    raise ValueError("missing='marginalize' takes in-memory arrays; memmap, Dask and Chunks "
+                                     "sources need complete data")
+                self._fit_source(source)
+                return None
+            X = self._validate_for_fit(X)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -815,10 +833,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Akaike information criterion on X (lower is better)."""
         return self._information_criteria(X)[0]
 
-    def _information_criteria(self, X):
-        """(AIC, BIC) on X from one pass over it."""
-        X = self._validated(X)
-        deviance = -2 * self.score(X) * X.shape[0]
+    def _information_criteria(self, X, validated=False):
+        """(AIC, BIC) on X from one pass over it; ``validated``: X is this fit's validated data."""
+        if not validated:
+            X = self._validated(X)
+        deviance = -2 * float(self._call("score", X, np.empty(0, dtype=X.dtype))) * X.shape[0]
         return deviance + 2 * self._n_parameters(), deviance + self._n_parameters() * np.log(X.shape[0])
 
     # ------------------------------------------------------- models as objects (issue 11)

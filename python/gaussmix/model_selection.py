@@ -327,8 +327,9 @@ def _fit_setting(template, X, cov_type, k, criteria, splits, seeding=None):
     seeds = seeding.result() if seeding is not None else None
     if seeds is not None:
         model._kmeans_seeds = np.ascontiguousarray(seeds[:, :k])
+    model._validated_input = X  # fit need not validate it again
     model.fit(X)
-    aic, bic = model._information_criteria(X)
+    aic, bic = model._information_criteria(X, validated=True)
     row = {"n_components": k, "covariance_type": cov_type, "aic": float(aic), "bic": float(bic)}
     if "icl" in criteria:
         row["icl"] = float(model.icl(X))
@@ -436,9 +437,8 @@ def sweep(
     template = GaussianMixture() if estimator is None else clone(estimator)
     if params:
         template.set_params(**params)
-    X = np.asarray(X)
-    if X.dtype in (np.float32, np.float64):
-        X = np.ascontiguousarray(X)  # as every fit would copy it (and so the seeding can be shared)
+    # Validated once for every fit (a C-contiguous float array, as each fit would copy it).
+    X = template._validate_for_fit(np.asarray(X))
     splits = list(check_cv(cv).split(X)) if cv is not None else []
 
     settings = [(t, k) for t in types for k in counts]

@@ -201,5 +201,81 @@ int main() {
     if (type == CovarianceType::tied)
       CHECK((start.covariances() - (pooled / total + 1e-4 * Matrix<double>::Identity(2, 2))).norm() < 1e-10);
   }
+
+  // Lloyd's iterations (which skip the product for rows their distance bounds settle) match a
+  // plain Lloyd written here: same seeding, every distance computed, scikit-learn's stopping
+  // rules (no label changed, or the centers moved less than tol times the mean variance).
+  const auto reference_lloyd = [](const Matrix<double>& X, const std::vector<Index>& seeds, double tol) {
+    const Index n = X.rows(), D = X.cols(), K = static_cast<Index>(seeds.size());
+    Matrix<double> centers(K, D);
+    for (Index k = 0; k < K; ++k) centers.row(k) = X.row(seeds[k]);
+    const double tolerance = tol * ((X.rowwise() - X.colwise().mean()).array().square().colwise().sum() /
+                                    static_cast<double>(n)).mean();
+    LabelVector labels = LabelVector::Constant(n, -1);
+    const auto nearest = [&](Index i) {
+      Index best = 0;
+      for (Index k = 1; k < K; ++k)
+        if ((X.row(i) - centers.row(k)).squaredNorm() < (X.row(i) - centers.row(best)).squaredNorm()) best = k;
+      return best;
+    };
+    int n_iter = 0;
+    bool strict = false;
+    for (int iter = 1; iter <= 300; ++iter) {
+      n_iter = iter;
+      Index changed = 0;
+      for (Index i = 0; i < n; ++i) {
+        const Index best = nearest(i);
+        changed += best != labels[i];
+        labels[i] = best;
+      }
+      Matrix<double> updated = Matrix<double>::Zero(K, D);
+      Vector<double> count = Vector<double>::Zero(K);
+      for (Index i = 0; i < n; ++i) updated.row(labels[i]) += X.row(i), count[labels[i]] += 1.0;
+      for (Index k = 0; k < K; ++k) updated.row(k) = count[k] > 0 ? Eigen::RowVectorXd(updated.row(k) / count[k])
+                                                                   : Eigen::RowVectorXd(centers.row(k));
+      const double moved = (updated - centers).squaredNorm();
+      centers = updated;
+      if (changed == 0) {
+        strict = true;
+        break;
+      }
+      if (moved <= tolerance) break;
+    }
+    if (!strict)
+      for (Index i = 0; i < n; ++i) labels[i] = nearest(i);
+    return std::make_pair(KMeansResult<double>{centers, labels, 0.0, n_iter}, strict);
+  };
+  {
+    // Overlapping blobs, so that Lloyd runs many iterations and rows change clusters late.
+    detail::Random rng(91);
+    const Index n = 3000, D = 12, K = 40;
+    Matrix<double> blobs(n, D);
+    for (Index i = 0; i < n; ++i)
+      for (Index d = 0; d < D; ++d) blobs(i, d) = rng.normal() + 3.0 * static_cast<double>((i * 7 + d) % 5);
+    blobs.array() += 1e3;  // far from the origin: the bounds work about the data's mean
+    for (std::uint64_t seed : {3u, 8u}) {
+      const KMeansResult<double> ours = kmeans<double>(blobs, K, seed);
+      const auto [plain, strict] = reference_lloyd(blobs, kmeans_plusplus<double>(blobs, K, seed), 1e-4);
+      CHECK(ours.n_iter == plain.n_iter && ours.n_iter > 5);
+      CHECK(ours.labels == plain.labels);
+      CHECK((ours.centers - plain.centers).norm() < 1e-9 * plain.centers.norm());
+      double inertia = 0.0;
+      for (Index i = 0; i < n; ++i) inertia += (blobs.row(i) - plain.centers.row(plain.labels[i])).squaredNorm();
+      CHECK_CLOSE(ours.inertia, inertia, 1e-9);
+      (void)strict;
+    }
+    // float32: every label is its row's nearest final center, up to float rounding.
+    const Matrix<float> blobs32 = blobs.cast<float>();
+    const KMeansResult<float> ours32 = kmeans<float>(blobs32, K, 5);
+    const Matrix<double> centers32 = ours32.centers.cast<double>();
+    Index misplaced = 0;
+    for (Index i = 0; i < n; ++i) {
+      const Eigen::RowVectorXd x = blobs32.row(i).cast<double>();
+      const double own = (x - centers32.row(ours32.labels[i])).squaredNorm();
+      const double best = (centers32.rowwise() - x).rowwise().squaredNorm().minCoeff();
+      misplaced += own > best + 1e-3 * (1.0 + best);
+    }
+    CHECK(misplaced == 0 && ours32.n_iter > 5);
+  }
   return check::finish("test_fit");
 }

@@ -23,6 +23,7 @@ from estimator_helpers import (
     precision_shape,
 )
 from gaussmix import GaussianMixture
+from gaussmix.model_selection import sweep
 
 FITTED = ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"]
 
@@ -52,10 +53,24 @@ def X():
     ids=["nan", "inf", "-inf", "1d", "3d", "no_samples", "no_features", "complex", "strings",
          "scalar"],
 )
-@pytest.mark.parametrize("method", ["fit", "fit_predict"])
+@pytest.mark.parametrize("method", ["fit", "fit_predict", "sweep"])
 def test_bad_training_data(X, make_bad, match, method):
     with pytest.raises(ValueError, match=match):
-        getattr(GaussianMixture(n_components=1), method)(make_bad(X))
+        if method == "sweep":  # validates X once for all its fits
+            sweep(make_bad(X), [1, 2], random_state=0)
+        else:
+            getattr(GaussianMixture(n_components=1), method)(make_bad(X))
+
+
+def test_fit_validates_any_array_but_the_one_a_sweep_marked(X):
+    # The sweep marks the array it validated; fit skips validating only that very object.
+    gm = GaussianMixture(2, random_state=0)
+    gm._validated_input = X
+    with pytest.raises(ValueError, match="NaN"):
+        gm.fit(np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X))
+    assert "_validated_input" not in gm.__dict__
+    gm._validated_input = X
+    assert gm.fit(X.tolist()).n_features_in_ == X.shape[1]  # a list: converted by validation
 
 
 def test_sparse_data_raises_type_error(X):
