@@ -103,6 +103,26 @@ void check_precision_factors() {
           const double error = std::abs(U(i, j) - static_cast<double>(Ut[i * D + j]));
           CHECK(error <= tolerance);
         }
+      // Back from the factor (Model::from_precisions_cholesky, the rebuild of a model to score):
+      // cov = (U Uᵀ)⁻¹ = VᵀV against V = U⁻¹ by back substitution in long double, then VᵀV.
+      const Model<double> rebuilt = Model<double>::from_precisions_cholesky(
+          CovarianceType::full, Vector<double>::Ones(1), Matrix<double>::Zero(1, D), U);
+      std::vector<long double> V(D * D, 0.0L);  // V(i, c), upper
+      for (Index c = 0; c < D; ++c)
+        for (Index i = c; i >= 0; --i) {
+          long double sum = i == c ? 1.0L : 0.0L;
+          for (Index k = i + 1; k <= c; ++k) sum -= static_cast<long double>(U(i, k)) * V[k * D + c];
+          V[i * D + c] = sum / U(i, i);
+        }
+      // cov's entries are at most 1; rounding U perturbs cov by about condition times eps.
+      const double cov_tolerance = 8.0 * 2.2e-16 * static_cast<double>(D) * condition;
+      for (Index a = 0; a < D; ++a)
+        for (Index b = 0; b < D; ++b) {
+          long double sum = 0.0L;
+          for (Index k = 0; k <= std::min(a, b); ++k) sum += V[k * D + a] * V[k * D + b];
+          CHECK(std::abs(rebuilt.covariances()(a, b) - static_cast<double>(sum)) <= cov_tolerance);
+          CHECK(rebuilt.covariances()(a, b) == rebuilt.covariances()(b, a));
+        }
     }
   }
   // Not positive definite: an exception, never a factor with NaN.
