@@ -154,18 +154,28 @@ void bind_scalar(py::module_& m) {
       [](MatrixRef<Scalar> X, Index n_components, const std::string& covariance_type, double tol, double reg_covar,
          int max_iter, int n_init, const std::string& init_params, std::uint64_t seed,
          VectorRef<Scalar> sample_weight, VectorRef<Scalar> weights_init, MatrixRef<Scalar> means_init,
-         MatrixRef<Scalar> precisions_init, Index kmeans_sample_size, const IndexMatrix& kmeans_seeds) {
+         MatrixRef<Scalar> precisions_init, Index kmeans_sample_size, const IndexMatrix& kmeans_seeds,
+         bool score_data) {
         const auto options = fit_options(n_components, covariance_type, tol, reg_covar, max_iter, n_init,
                                          init_params, seed, kmeans_sample_size);
         gaussmix::InitialParameters<Scalar> init{weights_init, means_init, precisions_init, kmeans_seeds};
-        return fit_result_to_dict(call_core([&] { return gaussmix::fit<Scalar>(X, options, sample_weight, init); }));
+        double score = 0.0;
+        py::dict result = fit_result_to_dict(call_core([&] {
+          auto fitted = gaussmix::fit<Scalar>(X, options, sample_weight, init);
+          if (score_data) score = fitted.model.score(X, gaussmix::Vector<Scalar>());
+          return fitted;
+        }));
+        if (score_data) result["score"] = score;
+        return result;
       },
       X, py::arg("n_components"), py::arg("covariance_type"), py::arg("tol"), py::arg("reg_covar"),
       py::arg("max_iter"), py::arg("n_init"), py::arg("init_params"), py::arg("seed"), py::arg("sample_weight"),
       py::arg("weights_init"), py::arg("means_init"), py::arg("precisions_init"),
       py::arg("kmeans_sample_size") = gaussmix::FitOptions::kAutomaticSample, py::arg("kmeans_seeds") = IndexMatrix(),
+      py::arg("score_data") = false,
       "EM fit with restarts; empty arrays mean 'not given'; kmeans_sample_size -1 is automatic, 0 all rows; "
-      "kmeans_seeds: rows to start k-means from, one row per restart (see InitialParameters).");
+      "kmeans_seeds: rows to start k-means from, one row per restart (see InitialParameters); score_data: "
+      "also 'score', the mean log-likelihood of X under the fitted model (unweighted), without rebuilding it.");
 
   m.def(
       "fit_from",

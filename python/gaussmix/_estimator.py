@@ -388,6 +388,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         _check_int_range("max_iter", self.max_iter, 0, _INT_MAX)
         _check_int_range("n_init", self.n_init, 1, _INT_MAX)
         self.__dict__.pop("_online", None)  # partial_fit continues from this fit, afresh
+        self.__dict__.pop("_score_on_fit_data", None)
         if validated:
             self.n_features_in_ = X.shape[1]  # what validate_data sets for an ndarray
             self.__dict__.pop("feature_names_in_", None)
@@ -430,6 +431,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             seeds = self.__dict__.pop("_kmeans_seeds", None)
             if seeds is not None and not _missing.marginalizes(self):
                 extra["kmeans_seeds"] = seeds
+            if validated and not _missing.marginalizes(self):
+                extra["score_data"] = True  # the sweep's AIC/BIC, from the core's fitted model
             result = _missing.core_function(self, "fit")(
                 X,
                 n_components=int(self.n_components),
@@ -447,6 +450,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 **extra,
             )
         self._finish_fit(result, n_features)
+        if "score" in result:
+            self._score_on_fit_data = float(result["score"])
         return X
 
     def _kmeans_sample(self):
@@ -834,10 +839,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._information_criteria(X)[0]
 
     def _information_criteria(self, X, validated=False):
-        """(AIC, BIC) on X from one pass over it; ``validated``: X is this fit's validated data."""
+        """(AIC, BIC) on X from one pass over it; ``validated``: X is the array this model was
+        fitted on, validated (a sweep's), whose score the fit may have computed."""
+        score = self.__dict__.pop("_score_on_fit_data", None) if validated else None
         if not validated:
             X = self._validated(X)
-        deviance = -2 * float(self._call("score", X, np.empty(0, dtype=X.dtype))) * X.shape[0]
+        if score is None:
+            score = float(self._call("score", X, np.empty(0, dtype=X.dtype)))
+        deviance = -2 * score * X.shape[0]
         return deviance + 2 * self._n_parameters(), deviance + self._n_parameters() * np.log(X.shape[0])
 
     # ------------------------------------------------------- models as objects (issue 11)
