@@ -149,13 +149,26 @@ void load_transposed(const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws
 /// Columns of U between two checks of full_quadratic()'s early stop.
 constexpr Index kPruneColumns = 8;
 
-/// True when constant - partial / 2 lies below best + log(smallest normal) in every lane: a
-/// component whose quadratic form is at least `partial` has a responsibility that
-/// normalize_log_prob() flushes to zero (see full_quadratic()).
+/// Responsibilities are flushed to exact zeros below exp(log_floor) times their row's largest
+/// (normalize_log_prob()). Scoring (predict_proba, score) flushes only what would be subnormal;
+/// the E-step of a fit flushes below 2^-kFitFloorBits, where a term cannot change a sum it
+/// enters by a rounding unit (see detail::expectation_step()).
 template <typename Scalar>
-bool certainly_flushed(const Lanes<Scalar>& partial, Scalar constant, const Lanes<Scalar>& best) {
-  const Scalar log_smallest = std::log(std::numeric_limits<Scalar>::min());
-  return (((constant - Scalar(0.5) * partial) - best) < log_smallest).all();
+Scalar subnormal_log_floor() {
+  return std::log(std::numeric_limits<Scalar>::min());
+}
+constexpr int kFitFloorBits = 100;
+template <typename Scalar>
+Scalar fit_log_floor() {
+  return static_cast<Scalar>(-kFitFloorBits * 0.69314718055994530942);
+}
+
+/// True when constant - partial / 2 lies below best + log_floor in every lane: a component
+/// whose quadratic form is at least `partial` has a responsibility that normalize_log_prob()
+/// with the same floor flushes to zero (see full_quadratic()).
+template <typename Scalar>
+bool certainly_flushed(const Lanes<Scalar>& partial, Scalar constant, const Lanes<Scalar>& best, Scalar log_floor) {
+  return (((constant - Scalar(0.5) * partial) - best) < log_floor).all();
 }
 
 /// sum_j ((x - mu)ᵀ U)_j² for one group of lanes, from the transposed block at `x` (row stride
@@ -169,7 +182,7 @@ bool certainly_flushed(const Lanes<Scalar>& partial, Scalar constant, const Lane
 ///
 /// With `best` (each lane's largest log-probability so far), the sum stops early, returned
 /// partial, once certainly_flushed(): every lane's (constant - sum / 2) - best is below
-/// log(smallest normal). The terms are squares, so a partial sum only grows, and so (rounding is
+/// log_floor. The terms are squares, so a partial sum only grows, and so (rounding is
 /// monotone) do the full form and normalize_log_prob()'s `shifted`. Such a component's
 /// responsibility is flushed to an exact zero and left out of log p(x) either way, so
 /// posteriors and log p(x) are bitwise those of the full sums; the log-probability itself is
@@ -179,7 +192,7 @@ template <typename Scalar, typename Mean>
 Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, const Scalar* factor_t, Index D,
                              Scalar* centered, Index begin = 0, Index end = -1,
                              Lanes<Scalar> sum = Lanes<Scalar>::Zero(), Scalar constant = 0,
-                             const Lanes<Scalar>* best = nullptr) {
+                             const Lanes<Scalar>* best = nullptr, Scalar log_floor = 0) {
   using Map = Eigen::Map<const Lanes<Scalar>>;
   using AlignedMap = Eigen::Map<const Lanes<Scalar>, Eigen::AlignedMax>;
   constexpr Index L = kLanes<Scalar>;
@@ -191,7 +204,7 @@ Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, cons
     Lanes<Scalar> y = Lanes<Scalar>::Zero();
     for (Index d = 0; d <= j; ++d) y += AlignedMap(centered + d * L) * u[d];
     sum += y.square();
-    if (best && (j + 1) % kPruneColumns == 0 && j + 1 < end && certainly_flushed(sum, constant, *best)) break;
+    if (best && (j + 1) % kPruneColumns == 0 && j + 1 < end && certainly_flushed(sum, constant, *best, log_floor)) break;
   }
   return sum;
 }
@@ -284,11 +297,11 @@ void rescore_far_rows(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>&
 
 /// log pi_k + log N(x_i | k) for the rows of X_blk into ws.log_prob, except for the rows listed
 /// in ws.far_rows (see rescore_far_rows()). `for_posteriors`: the values only feed
-/// normalize_log_prob(), and a full or tied form may stop early where its responsibility is
-/// certainly zero (see full_quadratic()).
+/// normalize_log_prob() with `log_floor`, and a full or tied form may stop early where its
+/// responsibility is certainly flushed (see full_quadratic()).
 template <typename Scalar, typename Rows>
 void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws,
-                       bool for_posteriors) {
+                       bool for_posteriors, Scalar log_floor = subnormal_log_floor<Scalar>()) {
   const Index rows = X_blk.rows(), D = model.n_features(), K = model.n_components();
   const CovarianceType type = model.covariance_type();
   const auto& means = model.means();
@@ -352,10 +365,10 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
         if (static_cast<bool>(ws.promising[k]) != first_round) continue;
         const Lanes<Scalar> partial = ws.partial.col(k);
         const Lanes<Scalar> quadratic =
-            certainly_flushed(partial, constant(k), best)
+            certainly_flushed(partial, constant(k), best, log_floor)
                 ? partial
                 : full_quadratic(x + i, stride, means.row(k), factors_t + k * factor_size, D, ws.lanes.data(),
-                                 kPruneColumns, D, partial, constant(k), &best);
+                                 kPruneColumns, D, partial, constant(k), &best, log_floor);
         const Lanes<Scalar> log_prob = constant(k) - Scalar(0.5) * quadratic;
         best = best.max(log_prob);  // a stopped form is far below best: no change
         store(k, log_prob);
@@ -374,19 +387,9 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
   if (overflow) rescore_far_rows(model, X_blk, ws);
 }
 
-/// Turns ws.log_prob into responsibilities in place and ws.log_norm into log p(x) by a
-/// max-shifted log-sum-exp per row, one packet of rows at a time through every component. Three
-/// loops (exponentials and their sums, logarithms and inverses, scaling) rather than one:
-/// each has independent iterations that the CPU overlaps, where one loop's chain from exp to sum
-/// to log to division to product was latency-bound (W1, K = 4).
-///
-/// Responsibilities below the smallest normal number become exact zeros: subnormals would slow
-/// every later product by orders of magnitude, and zeros let accumulate_transposed() skip rows
-/// and components. exp() only sees arguments in [log(smallest), 0], the range
-/// exp_nonpositive() is made for; a packet whose arguments all lie below is zeroed without it.
 /// exp(shifted) for shifted <= 0 (a log-probability minus its row's largest), flushed to an exact
-/// zero below the smallest normal number `least` (log_least = log(least)): the one flushing
-/// rule of normalize_log_prob() and small_dense_posteriors(). A packet whose lanes all lie below
+/// zero below exp(log_least) and below the smallest normal number `least`: the one flushing rule
+/// of normalize_log_prob() and small_dense_posteriors(). A packet whose lanes all lie below
 /// log_least skips its exponential.
 template <typename Packet>
 EIGEN_ALWAYS_INLINE Packet flushed_exp(const Packet& shifted, const Packet& least, const Packet& log_least) {
@@ -397,15 +400,25 @@ EIGEN_ALWAYS_INLINE Packet flushed_exp(const Packet& shifted, const Packet& leas
   return pand(pand(kept, pcmp_le(least, value)), value);
 }
 
+/// Turns ws.log_prob into responsibilities in place and ws.log_norm into log p(x) by a
+/// max-shifted log-sum-exp per row, one packet of rows at a time through every component. Three
+/// loops (exponentials and their sums, logarithms and inverses, scaling) rather than one:
+/// each has independent iterations that the CPU overlaps, where one loop's chain from exp to sum
+/// to log to division to product was latency-bound (W1, K = 4).
+///
+/// Responsibilities below exp(log_floor) of their row's largest become exact zeros, and with
+/// any floor those below the smallest normal number: subnormals would slow every later product
+/// by orders of magnitude, and zeros let accumulate_transposed() skip rows and components.
+/// exp() only sees arguments in [log_floor, 0], within the range exp_nonpositive() is made for;
+/// a packet whose arguments all lie below is zeroed without it.
 template <typename Scalar>
-void normalize_log_prob(Workspace<Scalar>& ws) {
+void normalize_log_prob(Workspace<Scalar>& ws, Scalar log_floor = subnormal_log_floor<Scalar>()) {
   using namespace Eigen::internal;
   using Packet = typename packet_traits<Scalar>::type;
   constexpr Index width = packet_traits<Scalar>::size;
   const Index K = ws.log_prob.cols(), rows = ws.log_prob.rows(), packed = rows / width * width;
   const Scalar smallest = std::numeric_limits<Scalar>::min();
-  const Scalar log_smallest = std::log(smallest);
-  const Packet least = pset1<Packet>(smallest), log_least = pset1<Packet>(log_smallest);
+  const Packet least = pset1<Packet>(smallest), log_least = pset1<Packet>(log_floor);
   Scalar* log_prob = ws.log_prob.data();  // column k at log_prob + k * rows
   ws.log_norm.resize(rows);
   ws.total.resize(rows);
@@ -431,7 +444,7 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
     for (Index k = 0; k < K; ++k) {
       Scalar& r = log_prob[k * rows + i];
       const Scalar shifted = r - top;
-      r = shifted < log_smallest ? Scalar(0) : std::exp(shifted);
+      r = shifted < log_floor ? Scalar(0) : std::exp(shifted);
       if (r < smallest) r = Scalar(0);
       total[i] += r;
     }
@@ -464,7 +477,8 @@ void normalize_log_prob(Workspace<Scalar>& ws) {
 /// Returns false, having written nothing that is kept, when some log-probability is NaN or -inf
 /// (overflowing forms, far rows): the caller then takes the general path, which rescores them.
 template <int Features, typename Scalar, typename Rows>
-bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws) {
+bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws,
+                            Scalar log_floor) {
   using namespace Eigen::internal;
   using Packet = typename packet_traits<Scalar>::type;
   constexpr Index width = packet_traits<Scalar>::size;
@@ -475,7 +489,7 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
   const Scalar* means = model.means().data();
   const Vector<double>& constants = model.log_normalizers();
   const Scalar smallest = std::numeric_limits<Scalar>::min();
-  const Packet least = pset1<Packet>(smallest), log_least = pset1<Packet>(std::log(smallest));
+  const Packet least = pset1<Packet>(smallest), log_least = pset1<Packet>(log_floor);
   const Packet minus_half = pset1<Packet>(Scalar(-0.5)), one = pset1<Packet>(Scalar(1));
   const Packet minus_infinity = pset1<Packet>(-std::numeric_limits<Scalar>::infinity());
   load_transposed(X_blk, ws);
@@ -568,14 +582,15 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
 
 /// small_dense_posteriors() when the model is full or tied with D <= 4; false otherwise.
 template <typename Scalar, typename Rows>
-bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws) {
+bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws,
+                            Scalar log_floor = subnormal_log_floor<Scalar>()) {
   const CovarianceType type = model.covariance_type();
   if (type != CovarianceType::full && type != CovarianceType::tied) return false;
   switch (model.n_features()) {
-    case 1: return small_dense_posteriors<1>(model, X_blk, ws);
-    case 2: return small_dense_posteriors<2>(model, X_blk, ws);
-    case 3: return small_dense_posteriors<3>(model, X_blk, ws);
-    case 4: return small_dense_posteriors<4>(model, X_blk, ws);
+    case 1: return small_dense_posteriors<1>(model, X_blk, ws, log_floor);
+    case 2: return small_dense_posteriors<2>(model, X_blk, ws, log_floor);
+    case 3: return small_dense_posteriors<3>(model, X_blk, ws, log_floor);
+    case 4: return small_dense_posteriors<4>(model, X_blk, ws, log_floor);
     default: return false;
   }
 }

@@ -445,12 +445,13 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
         updated.row(k) = X.row(far).template cast<double>() - shift;
       }
     }
-    const double moved = (updated - centers).squaredNorm();
+    const Matrix<double> step = updated - centers;
+    const double moved = step.squaredNorm();
     if (bounded) {
       // Rounded up: by the norm's rounding, and by more than a bound's subtraction can round.
       const double slack = 8.0 * unit * (row_norm_max + std::max(centers.rowwise().norm().maxCoeff(),
                                                                  updated.rowwise().norm().maxCoeff()));
-      drift = ((updated - centers).rowwise().norm() * (1.0 + 2.0 * static_cast<double>(D + 4) * unit)).array() + slack;
+      drift = (step.rowwise().norm() * (1.0 + 2.0 * static_cast<double>(D + 4) * unit)).array() + slack;
     }
     centers = updated;
     if (totals.changed == 0) {

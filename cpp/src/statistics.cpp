@@ -89,15 +89,28 @@ void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCR
   // every EM iteration would cost as much as a diag E-step's arithmetic.
   model.check_data(X.topRows(std::min<Index>(X.rows(), 1)), caller);
   require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
-  accumulate_pass(X, sample_weight, model.covariance_type(), model.means(), buffers,
-                  [&](Workspace<Scalar>& ws, const auto& X_blk, Index) {
-                    // Both paths leave the block transposed in ws.
-                    if (!small_dense_posteriors(model, X_blk, ws)) {
-                      weighted_log_prob(model, X_blk, ws, true);
-                      normalize_log_prob(ws);
-                    }
-                    return true;
-                  });
+  const auto pass = [&](Scalar log_floor) {
+    accumulate_pass(X, sample_weight, model.covariance_type(), model.means(), buffers,
+                    [&](Workspace<Scalar>& ws, const auto& X_blk, Index) {
+                      // Both paths leave the block transposed in ws.
+                      if (!small_dense_posteriors(model, X_blk, ws, log_floor)) {
+                        weighted_log_prob(model, X_blk, ws, true, log_floor);
+                        normalize_log_prob(ws, log_floor);
+                      }
+                      return true;
+                    });
+  };
+  // Responsibilities below 2^-kFitFloorBits of their row's largest are dropped: with
+  // overlapping components they are most of the (row, component) pairs, and a quadratic form
+  // stops as soon as its responsibility is certainly such a term (W3: 86% of the pairs at
+  // convergence). A row's dropped terms total under K 2^-100 of its density, below a rounding
+  // unit of log p(x); a component's, under weight_sum 2^-100 of its count N_k, below a
+  // rounding unit unless N_k < weight_sum 2^-47. A pass with such a nearly empty component,
+  // whose count would be made of the dropped terms, is redone keeping every normal term.
+  pass(fit_log_floor<Scalar>());
+  const SufficientStatistics& stats = buffers.partial[0];
+  const double least_count = std::ldexp(stats.weight_sum, std::numeric_limits<double>::digits - kFitFloorBits);
+  if ((stats.resp_sum.array() < least_count).any()) pass(subnormal_log_floor<Scalar>());
   if (!std::isfinite(buffers.partial[0].log_likelihood_sum)) model.check_data(X, caller);
 }
 

@@ -28,6 +28,10 @@ def _random_seed(random_state):
     """A 63-bit seed for the core drawn from a scikit-learn random_state."""
     if isinstance(random_state, Integral):
         return _seed_of_int(int(random_state))
+    return _draw_seed(random_state)
+
+
+def _draw_seed(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int64).max, dtype=np.int64))
 
 
@@ -35,7 +39,7 @@ def _random_seed(random_state):
 def _seed_of_int(random_state):
     # Seeding a fresh RandomState (Mersenne Twister) takes about 0.5 ms: a sweep's every fit
     # would pay it for the same draw.
-    return int(check_random_state(random_state).randint(np.iinfo(np.int64).max, dtype=np.int64))
+    return _draw_seed(random_state)
 
 
 def _check_shape(param, shape, name):

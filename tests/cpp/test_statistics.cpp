@@ -170,9 +170,110 @@ void check_lane_factorisation() {
   }
 }
 
+// The fit's E-step drops responsibilities below 2^-100 of their row's largest (with overlap
+// most pairs). Against every term kept, in long double from the model's own factors: the counts,
+// moments and log-likelihood agree to rounding. `empty`: two components lie so far from the data
+// that nearly all of their responsibilities are such terms (about e^-76, normal numbers in float
+// too), and their counts, made of little else, must still be theirs, not zero.
+template <typename Scalar>
+void check_dropped_responsibilities(CovarianceType type, Index D, bool empty) {
+  const Index K = 4;
+  Vector<double> weights = Vector<double>::Constant(K, 0.25);
+  Matrix<double> means = Matrix<double>::Zero(K, D);
+  const double positions[K] = {0.0, 6.0, 12.0, 30.0};  // log ratios near -18, -72 and -450
+  for (Index k = 0; k < K; ++k) means(k, 0) = positions[k];
+  Matrix<double> covariances(covariance_rows(type, K, D), covariance_cols(type, D));
+  for (Index k = 0; k < K; ++k) {
+    if (type == CovarianceType::full) {
+      Eigen::MatrixXd c = Eigen::MatrixXd::Identity(D, D);
+      for (Index d = 1; d < D; ++d) c(d, d - 1) = c(d - 1, d) = 0.3;
+      covariances.middleRows(k * D, D) = c;
+    } else {
+      covariances.row(k).setConstant(1.0 + 0.1 * k);
+    }
+  }
+  const Model<double> truth = Model<double>::from_covariances(type, weights, means, covariances);
+  Matrix<double> drawn = truth.sample(3000, 11 + D).X;
+  if (empty) {  // data tightly about component 0 (sd 0.1), components 2 and 3 where that puts
+    std::mt19937_64 rng(D);  // their log ratios to it near -76 and -78, within float's range
+    std::normal_distribution<double> normal(0.0, 0.1);
+    for (Index i = 0; i < drawn.rows(); ++i)
+      for (Index d = 0; d < D; ++d) drawn(i, d) = normal(rng);
+    means(2, 0) = type == CovarianceType::full ? 11.2 : 13.5;
+    means(3, 0) = type == CovarianceType::full ? 11.6 : 14.2;
+  }
+  const Model<Scalar> model =
+      Model<Scalar>::from_covariances(type, weights.cast<Scalar>(), means.cast<Scalar>(), covariances.cast<Scalar>());
+  const Matrix<Scalar> X = drawn.cast<Scalar>();
+  const SufficientStatistics stats = expectation_step(model, X);
+
+  const Index N = X.rows();
+  const auto& U = model.precisions_cholesky();
+  std::vector<long double> constant(K), log_prob(K), n(K, 0.0L), first(K * D, 0.0L), second(K * D * D, 0.0L);
+  for (Index k = 0; k < K; ++k) {
+    constant[k] = std::log(static_cast<long double>(model.weights()[k])) - 0.5L * D * std::log(2.0L * 3.14159265358979323846L);
+    for (Index d = 0; d < D; ++d)
+      constant[k] += std::log(static_cast<long double>(type == CovarianceType::full ? U(k * D + d, d) : U(k, d)));
+  }
+  long double log_likelihood = 0.0L;
+  for (Index i = 0; i < N; ++i) {
+    long double top = -INFINITY;
+    for (Index k = 0; k < K; ++k) {
+      long double q = 0.0L;
+      for (Index j = 0; j < D; ++j) {
+        long double y = 0.0L;
+        if (type == CovarianceType::full)
+          for (Index d = 0; d <= j; ++d)
+            y += (static_cast<long double>(X(i, d)) - model.means()(k, d)) * static_cast<long double>(U(k * D + d, j));
+        else
+          y = (static_cast<long double>(X(i, j)) - model.means()(k, j)) * static_cast<long double>(U(k, j));
+        q += y * y;
+      }
+      log_prob[k] = constant[k] - 0.5L * q;
+      top = std::max(top, log_prob[k]);
+    }
+    long double total = 0.0L;
+    for (Index k = 0; k < K; ++k) total += std::exp(log_prob[k] - top);
+    log_likelihood += top + std::log(total);
+    for (Index k = 0; k < K; ++k) {
+      const long double r = std::exp(log_prob[k] - top) / total;
+      n[k] += r;
+      for (Index a = 0; a < D; ++a) {
+        const long double ca = static_cast<long double>(X(i, a)) - model.means()(k, a);
+        first[k * D + a] += r * ca;
+        for (Index b = 0; b < D; ++b)
+          second[(k * D + a) * D + b] += r * ca * (static_cast<long double>(X(i, b)) - model.means()(k, b));
+      }
+    }
+  }
+  const double tol = std::is_same_v<Scalar, float> ? 2e-5 : 1e-11;
+  CHECK(check::close(stats.log_likelihood_sum, static_cast<double>(log_likelihood), tol));
+  for (Index k = 0; k < K; ++k) {
+    CHECK(stats.resp_sum[k] > 0.0);
+    CHECK(check::close(stats.resp_sum[k], static_cast<double>(n[k]), tol));
+    // Moments against their own scale: the count times the largest centred value.
+    const long double scale = n[k] * 16.0L;
+    for (Index a = 0; a < D; ++a) {
+      CHECK(check::close(stats.first(k, a), static_cast<double>(first[k * D + a]), tol, tol * static_cast<double>(scale)));
+      for (Index b = 0; b < D; ++b) {
+        const double expected = static_cast<double>(second[(k * D + a) * D + b]);
+        const double atol = tol * static_cast<double>(scale * 16.0L);
+        if (type == CovarianceType::full) CHECK(check::close(stats.second(k * D + a, b), expected, tol, atol));
+        if (type == CovarianceType::diag && a == b) CHECK(check::close(stats.second(k, a), expected, tol, atol));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
+  for (const bool empty : {false, true})
+    for (Index D : {3, 12})
+      for (auto type : {CovarianceType::full, CovarianceType::diag}) {
+        check_dropped_responsibilities<double>(type, D, empty);
+        check_dropped_responsibilities<float>(type, D, empty);
+      }
   check_precision_factors();
   check_lane_factorisation();
   for (Index D : {1, 2, 3, 4, 5, 33})

@@ -70,7 +70,10 @@ SufficientStatistics statistics_from_labels(MatrixCRef<Scalar> X, const LabelVec
                                             MatrixCRef<Scalar> shift);
 
 /// One E-step pass: statistics of X (weighted by sample_weight when non-empty) under `model`,
-/// with the model's means as shifts. Parallel over blocks of rows with OpenMP.
+/// with the model's means as shifts. Parallel over blocks of rows with OpenMP. Responsibilities
+/// below 2^-100 of their row's largest are left out: each count N_k and log-likelihood equals
+/// that of every term kept to rounding (a pass in which some N_k would be made of such terms
+/// keeps them all).
 template <typename Scalar>
 SufficientStatistics expectation_step(const Model<Scalar>& model, NoDeduce<MatrixCRef<Scalar>> X,
                                       NoDeduce<VectorCRef<Scalar>> sample_weight = Vector<Scalar>());
