@@ -138,7 +138,8 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
             seeds.size() ? detail::kmeans_from_rows<Scalar>(
                                X, std::vector<Index>(seeds.row(restart).data(), seeds.row(restart).data() + K),
                                data.weight, data.summary)
-                         : detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary, sample);
+                         : detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary, sample,
+                                                  static_cast<int>(kmeans_start_runs(n, K, options.kmeans_sample_size)));
         derived = maximization_step<Scalar>(
             statistics_from_labels<Scalar>(X, km.labels, sample_weight, type, km.centers), options.reg_covar);
         break;
@@ -231,6 +232,8 @@ void check_initial_parameters(const InitialParameters<Scalar>& given, const FitO
                              ? automatic_kmeans_sample(n, K)
                              : options.kmeans_sample_size;
     detail::require(sample == 0 || sample >= n, caller, "kmeans_seeds needs k-means on all rows, not a sample");
+    detail::require(kmeans_start_runs(n, K, options.kmeans_sample_size) == 1, caller,
+                    "kmeans_seeds needs a start of one k-means run (kmeans_start_runs() == 1)");
     detail::require(seeds.rows() == options.n_init && seeds.cols() >= K, caller,
                     "kmeans_seeds must have n_init rows of at least n_components indices, got shape " +
                         std::to_string(seeds.rows()) + " x " + std::to_string(seeds.cols()));

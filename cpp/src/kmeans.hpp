@@ -8,13 +8,21 @@
 
 namespace gaussmix::detail {
 
+/// Rows per cluster of the sample the runs of a restarted k-means start use when all rows were
+/// asked for (kmeans_start_runs()).
+constexpr Index kRestartRowsPerCluster = 256;
+
 /// Lloyd's k-means (scikit-learn's defaults: 300 iterations, tol 1e-4) from a k-means++ seeding,
 /// in coordinates about summary.mean; `weight` as from normalized_weights(). With 0 < sample_size
 /// < n_samples, k-means runs on that many rows drawn uniformly, and the labels are every row's
 /// nearest center of that sample's solution (its inertia likewise; n_iter counts the sample's).
+/// With runs > 1 (kmeans_start_runs()), that many k-means from their own seedings, and the one
+/// of least inertia is kept: on the sample, or with all rows asked for on kRestartRowsPerCluster
+/// rows per cluster, Lloyd's iterations on all rows then continuing from the best.
 template <typename Scalar>
 KMeansResult<Scalar> kmeans(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
-                            const Vector<double>& weight, const DataSummary& summary, Index sample_size = 0);
+                            const Vector<double>& weight, const DataSummary& summary, Index sample_size = 0,
+                            int runs = 1);
 
 /// kmeans() on all rows from the given rows instead of a seeding (InitialParameters::kmeans_seeds).
 template <typename Scalar>

@@ -260,6 +260,16 @@ void bind_scalar(py::module_& m) {
       },
       X, py::arg("n_clusters"), py::arg("seed"), py::arg("sample_weight"), py::arg("max_iter") = 300,
       py::arg("tol") = 1e-4, "Lloyd's k-means with k-means++ seeding.");
+
+  m.def(
+      "kmeans_start",
+      [](MatrixRef<Scalar> X, Index n_clusters, std::uint64_t seed, VectorRef<Scalar> sample_weight) {
+        const auto result = call_core([&] { return gaussmix::kmeans_start<Scalar>(X, n_clusters, seed, sample_weight); });
+        return py::dict("centers"_a = result.centers, "labels"_a = result.labels, "inertia"_a = result.inertia,
+                        "n_iter"_a = result.n_iter);
+      },
+      X, py::arg("n_clusters"), py::arg("seed"), py::arg("sample_weight"),
+      "The k-means of fit()'s kmeans start on all of X (restarts as kmeans_start_runs()).");
 }
 
 /// Missing values (NaN entries, see gaussmix/missing.hpp): the same conversions as bind_scalar().
@@ -415,6 +425,8 @@ PYBIND11_MODULE(GAUSSMIX_MODULE_NAME, m) {
         "Candidates greedy k-means++ tries per step.");
   m.def("automatic_kmeans_sample", &gaussmix::automatic_kmeans_sample, py::arg("n_samples"), py::arg("n_clusters"),
         "Rows of the automatic k-means sample (0: all rows).");
+  m.def("kmeans_start_runs", &gaussmix::kmeans_start_runs, py::arg("n_samples"), py::arg("n_clusters"),
+        py::arg("kmeans_sample_size"), "Runs of k-means the kmeans start keeps the best of (-1: automatic sample).");
   m.def("derive_seed", &gaussmix::detail::derive_seed, py::arg("seed"), py::arg("index"),
         "The seed em_fit gives restart `index` of a fit seeded with `seed`.");
   m.def("n_parameters", [](const std::string& covariance_type, Index n_components, Index n_features) {

@@ -345,7 +345,7 @@ def initial_model(source, estimator, seed, given):
         w_sample = np.ascontiguousarray(w_sample, dtype=dtype)
         reg = estimator.reg_covar if estimator.reg_covar > 0 else 1e-6
         if init == "kmeans":
-            centers = np.ascontiguousarray(_gmm.kmeans(X_sample, K, seed, w_sample)["centers"], dtype=dtype)
+            centers = np.ascontiguousarray(_gmm.kmeans_start(X_sample, K, seed, w_sample)["centers"], dtype=dtype)
             stats = source.fold(label_statistics, covariance_type, centers)
             derived = _gmm.maximization_step(stats, float(estimator.reg_covar), np.dtype(dtype).name)
         elif init == "random":

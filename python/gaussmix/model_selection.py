@@ -296,8 +296,9 @@ def _shared_seeding_groups(template, X, settings):
 
     size = t._kmeans_sample()  # as the core takes it: -1 automatic, 0 all rows
 
-    def on_all_rows(k):
-        return size == 0 or size >= n or (size == -1 and _gmm.automatic_kmeans_sample(n, k) == 0)
+    def on_all_rows(k):  # in one k-means run, as kmeans_seeds asks
+        return ((size == 0 or size >= n or (size == -1 and _gmm.automatic_kmeans_sample(n, k) == 0))
+                and _gmm.kmeans_start_runs(n, k, size) == 1)
 
     groups = {}
     for index, (_, k) in enumerate(settings):

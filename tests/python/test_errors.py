@@ -423,3 +423,47 @@ def test_core_kmeans_seeds_validated(seeds, extra, match):
     good = core.fit(X, **{**args, "init_params": "kmeans", "kmeans_sample_size": -1},
                     kmeans_seeds=np.array([[5, 17, 250]]))
     assert np.isfinite(good["lower_bound"])
+
+
+@pytest.mark.parametrize("entry", ["kmeans", "kmeans_start"])
+@pytest.mark.parametrize(
+    "X, n_clusters, weight, match",
+    [
+        (np.full((10, 3), np.nan), 2, None, "NaN or infinity"),
+        (np.full((10, 3), np.inf), 2, None, "NaN or infinity"),
+        (np.empty((0, 3)), 1, None, "at least one sample"),
+        (np.ones((10, 3)), 0, None, r"n_clusters must be in \[1, n_samples"),
+        (np.ones((10, 3)), 11, None, r"n_clusters must be in \[1, n_samples"),
+        (np.ones((10, 3)), 2, np.ones(5), "sample_weight has 5 entries"),
+        (np.ones((10, 3)), 2, -np.ones(10), "negative entries"),
+        (np.array([[1e308, 1.0], [-1e308, 2.0], [0.0, 0.0]]), 2, None, "spreads too far"),
+    ],
+)
+def test_core_kmeans_rejects_hostile_input(entry, X, n_clusters, weight, match):
+    """The core's k-means entry points, the start's restarted one among them, raise ValueError."""
+    from gaussmix import _gmm
+
+    for dtype in (np.float64, np.float32):
+        with np.errstate(over="ignore"):
+            Xd = np.ascontiguousarray(X, dtype=dtype)
+        w = np.empty(0, dtype=dtype) if weight is None else weight.astype(dtype)
+        if dtype == np.float32 and match == "spreads too far":
+            match_here = "NaN or infinity"  # 1e308 overflows float32
+        else:
+            match_here = match
+        with pytest.raises(ValueError, match=match_here):
+            getattr(_gmm, entry)(Xd, n_clusters, 0, w)
+
+
+def test_core_kmeans_seeds_need_one_run():
+    """Shared seeds (the sweep's) are refused where the start would restart k-means."""
+    from gaussmix import _gmm
+    from gaussmix._dispatch import core
+
+    X = np.random.default_rng(0).normal(size=(2000, 2))
+    assert _gmm.kmeans_start_runs(2000, 3, -1) == 3
+    empty = np.empty(0), np.empty((0, 0)), np.empty((0, 0))
+    with pytest.raises(ValueError, match="one k-means run"):
+        core.fit(X, n_components=3, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=5, n_init=1,
+                 init_params="kmeans", seed=0, sample_weight=np.empty(0), weights_init=empty[0],
+                 means_init=empty[1], precisions_init=empty[2], kmeans_seeds=np.array([[0, 1, 2]]))

@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from gaussmix import _gmm
 from gaussmix import GaussianMixture, model_selection
 from gaussmix.model_selection import AutoGaussianMixture, SweepResult, sweep
 
@@ -308,6 +309,22 @@ def test_shared_kmeans_seeding_gives_each_fit_its_own_start(n_jobs):
             assert_allclose(model.means_, alone.means_, rtol=1e-10, atol=1e-12)
             assert_allclose(model.lower_bound_, alone.lower_bound_, rtol=1e-12)
             assert model.n_iter_ == alone.n_iter_
+
+
+def test_restarted_kmeans_starts_are_not_shared():
+    """Counts whose start restarts k-means (kmeans_start_runs > 1) seed themselves, and every
+    fit of the sweep still equals the plain fit."""
+    X, _ = make_blobs(n_samples=3000, centers=6, n_features=3, cluster_std=1.5, random_state=4)
+    assert [_gmm.kmeans_start_runs(3000, k, -1) for k in (3, 6, 7)] == [3, 1, 1]
+    template = GaussianMixture(random_state=1)
+    settings = [("full", k) for k in (3, 6, 7)]
+    groups = model_selection._shared_seeding_groups(template, X, settings)
+    assert {largest: sorted(settings[i][1] for i in members) for largest, members in groups.items()} == {7: [6, 7]}
+    result = sweep(X, [3, 6, 7], random_state=1)
+    for (_, k), model in zip(settings, result.models):
+        alone = GaussianMixture(k, random_state=1).fit(X)
+        assert_allclose(model.means_, alone.means_, rtol=1e-10, atol=1e-12)
+        assert model.n_iter_ == alone.n_iter_
 
 
 def test_nothing_shared_without_a_fixed_seed_or_a_kmeans_start(blobs):

@@ -116,4 +116,11 @@ KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_
                             VectorCRef<Scalar> sample_weight = Vector<Scalar>(),
                             int max_iter = 300, double tol = 1e-4);
 
+/// The k-means of fit()'s kmeans start on all of X (kmeans_sample_size 0): the best by inertia
+/// of kmeans_start_runs() runs, Lloyd's iterations then going on over X. Sources that are not in
+/// memory start from it on their bounded sample.
+template <typename Scalar>
+KMeansResult<Scalar> kmeans_start(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
+                                  VectorCRef<Scalar> sample_weight = Vector<Scalar>());
+
 }  // namespace gaussmix

@@ -50,6 +50,13 @@ struct FitOptions {
 /// The sample the automatic k-means start uses for n_samples rows and n_clusters clusters.
 Index automatic_kmeans_sample(Index n_samples, Index n_clusters);
 
+/// Runs of k-means (each from its own seeding) the kmeans start keeps the best of, by inertia,
+/// for n_samples rows, n_clusters clusters and FitOptions::kmeans_sample_size: 3 when the rows
+/// k-means sees hold at least 512 per cluster, else 1 (a small fit's start is most of its time).
+/// With all rows asked for, the runs are on 256 rows per cluster and Lloyd's iterations on all
+/// rows continue from the best.
+Index kmeans_start_runs(Index n_samples, Index n_clusters, Index kmeans_sample_size);
+
 /// Candidates greedy k-means++ tries per step for n_clusters clusters (scikit-learn's 2 + log k).
 Index kmeans_plusplus_trials(Index n_clusters);
 
