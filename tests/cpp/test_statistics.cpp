@@ -366,6 +366,31 @@ int main() {
     CHECK((driven.model.means() - direct_fit.model.means()).norm() <= 1e-10 * direct_fit.model.means().norm());
     CHECK_CLOSE(driven.lower_bound, direct_fit.lower_bound, 1e-10);
   }
+  // Diag and spherical moments of overlapping components, summed kMomentGroup at a time and the
+  // remainder alone (K = 7: a group of 4 and one of 3), against plain sums of the posteriors.
+  for (auto type : {CovarianceType::diag, CovarianceType::spherical}) {
+    const Index K = 7, D = 3;
+    std::mt19937_64 rng(29);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    Matrix<double> means(K, D), covariances(covariance_rows(type, K, D), covariance_cols(type, D));
+    for (Index k = 0; k < K; ++k) {
+      for (Index d = 0; d < D; ++d) means(k, d) = 5.0 + 0.7 * normal(rng);
+      for (Index c = 0; c < covariances.cols(); ++c) covariances(k, c) = 1.0 + 0.1 * (k + c);
+    }
+    const Model<double> model =
+        Model<double>::from_covariances(type, Vector<double>::Constant(K, 1.0 / K), means, covariances);
+    const Matrix<double> X = model.sample(2000, 5).X;
+    const SufficientStatistics stats = expectation_step(model, X);
+    const Matrix<double> resp = model.predict_proba(X);
+    for (Index k = 0; k < K; ++k) {
+      const Matrix<double> centered = X.rowwise() - model.means().row(k);
+      CHECK_CLOSE(stats.resp_sum[k], resp.col(k).sum(), 1e-12);
+      const Eigen::RowVectorXd first = resp.col(k).transpose() * centered;
+      const Eigen::RowVectorXd second = resp.col(k).transpose() * centered.array().square().matrix();
+      CHECK((stats.first.row(k) - first).norm() <= 1e-10 * (1.0 + first.norm()));
+      CHECK((stats.second.row(k) - second).norm() <= 1e-10 * second.norm());
+    }
+  }
   // Statistics about different shifts refuse to merge.
   const auto a = expectation_step(testdata::three_blobs(), testdata::three_blobs().sample(10, 1).X);
   SufficientStatistics b = a;
