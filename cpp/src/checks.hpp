@@ -49,10 +49,10 @@ void require_shape(const Eigen::DenseBase<Derived>& values, Index rows, Index co
 
 /// X must be non-empty and finite.
 template <typename Scalar>
-void require_data(const MatrixCRef<Scalar>& X, const char* caller) {
+void require_data(const MatrixCRef<Scalar>& X, const char* caller, bool check_values = true) {
   require(X.rows() > 0 && X.cols() > 0, caller,
           "X has shape " + shape(X.rows(), X.cols()) + ", expected at least one sample and one feature");
-  require_finite(X, caller, "X");
+  if (check_values) require_finite(X, caller, "X");
 }
 
 /// sample_weight must be empty (no weights) or (n_samples,), finite, non-negative, not all zero.

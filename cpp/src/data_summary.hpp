@@ -19,49 +19,66 @@ struct DataSummary {
   Eigen::RowVectorXd deviation; // (D) largest |x - mean| per column
 };
 
-/// Column means, variances and largest deviations of X, in double, in two blocked passes.
+/// Calls visit(t, value) for every value of rows [begin, end) of X, t its position in a run of
+/// `width` values, a multiple of D, so that t % D is its feature. Contiguous rows are one flat
+/// array, visited in runs of `width` by a loop the compiler vectorises whatever D is; a row at a
+/// time, each feature's sum was a chain of dependent adds when D is small (W1, D = 2: 3.6 ms for
+/// the two passes of summarize() over 1M rows, with 1.6 ms more for a separate finiteness check).
+template <typename Scalar, typename Visit>
+void visit_values(const MatrixCRef<Scalar>& X, Index begin, Index end, Index width, Visit&& visit) {
+  const Index D = X.cols();
+  if (X.outerStride() != D) {
+    for (Index i = begin; i < end; ++i) {
+      const Scalar* x = X.data() + i * X.outerStride();
+      for (Index d = 0; d < D; ++d) visit(d, x[d]);
+    }
+    return;
+  }
+  const Scalar* x = X.data() + begin * D;
+  const Index n = (end - begin) * D;
+  Index j = 0;
+  for (; j + width <= n; j += width)
+    for (Index t = 0; t < width; ++t) visit(t, x[j + t]);
+  for (Index t = 0; j + t < n; ++t) visit(t, x[j + t]);
+}
+
+/// Column means, variances and largest deviations of X, in double, in two blocked passes. Any
+/// NaN or infinity in X makes the mean non-finite (so do sums that overflow).
 template <typename Scalar>
 DataSummary summarize(const MatrixCRef<Scalar>& X) {
   const Index n = X.rows(), D = X.cols();
   const Index rows = block_rows(D);
   const int n_threads = threads_for(n, rows);
-  std::vector<Eigen::RowVectorXd> sums(n_threads, Eigen::RowVectorXd::Zero(D));
-  const Index stride = X.outerStride();
-  // Row by row, vectorised across features, on raw pointers: a column-wise sum of a row-major
-  // block would walk each column with a stride (it cost a W4 fit's start more than its
-  // k-means), and an Eigen row expression per row costs more than the row itself when D is small.
+  // Per thread, `width` accumulators of each kind: position t collects feature t % D.
+  const Index width = D * std::max<Index>(1, (16 + D - 1) / D);
+  const auto fold = [&](const std::vector<Eigen::RowVectorXd>& partial, bool largest) {
+    Eigen::RowVectorXd out = Eigen::RowVectorXd::Zero(D);
+    for (const auto& run : partial)
+      for (Index t = 0; t < width; ++t) out[t % D] = largest ? std::max(out[t % D], run[t]) : out[t % D] + run[t];
+    return out;
+  };
+  std::vector<Eigen::RowVectorXd> sums(n_threads, Eigen::RowVectorXd::Zero(width));
   for_each_block(n, rows, n_threads, [&](int t, Index begin, Index end) {
     double* sum = sums[t].data();
-    for (Index i = begin; i < end; ++i) {
-      const Scalar* x = X.data() + i * stride;
-      for (Index d = 0; d < D; ++d) sum[d] += static_cast<double>(x[d]);
-    }
+    visit_values<Scalar>(X, begin, end, width, [&](Index j, Scalar value) { sum[j] += static_cast<double>(value); });
   });
   DataSummary summary;
-  summary.mean = Eigen::RowVectorXd::Zero(D);
-  for (const auto& s : sums) summary.mean += s;
-  summary.mean /= static_cast<double>(n);
-  std::vector<Eigen::RowVectorXd> squares(n_threads, Eigen::RowVectorXd::Zero(D));
-  std::vector<Eigen::RowVectorXd> largest(n_threads, Eigen::RowVectorXd::Zero(D));
+  summary.mean = fold(sums, false) / static_cast<double>(n);
+  Eigen::RowVectorXd mean(width);
+  for (Index t = 0; t < width; ++t) mean[t] = summary.mean[t % D];
+  std::vector<Eigen::RowVectorXd> squares(n_threads, Eigen::RowVectorXd::Zero(width));
+  std::vector<Eigen::RowVectorXd> largest(n_threads, Eigen::RowVectorXd::Zero(width));
   for_each_block(n, rows, n_threads, [&](int t, Index begin, Index end) {
     double *square = squares[t].data(), *large = largest[t].data();
-    const double* mean = summary.mean.data();
-    for (Index i = begin; i < end; ++i) {
-      const Scalar* x = X.data() + i * stride;
-      for (Index d = 0; d < D; ++d) {
-        const double centred = static_cast<double>(x[d]) - mean[d];
-        square[d] += centred * centred;
-        large[d] = std::max(large[d], std::abs(centred));
-      }
-    }
+    const double* centre = mean.data();
+    visit_values<Scalar>(X, begin, end, width, [&](Index j, Scalar value) {
+      const double centred = static_cast<double>(value) - centre[j];
+      square[j] += centred * centred;
+      large[j] = std::max(large[j], std::abs(centred));
+    });
   });
-  summary.variance = Eigen::RowVectorXd::Zero(D);
-  summary.deviation = Eigen::RowVectorXd::Zero(D);
-  for (int t = 0; t < n_threads; ++t) {
-    summary.variance += squares[t];
-    summary.deviation = summary.deviation.cwiseMax(largest[t]);
-  }
-  summary.variance /= static_cast<double>(n);
+  summary.variance = fold(squares, false) / static_cast<double>(n);
+  summary.deviation = fold(largest, true);
   return summary;
 }
 

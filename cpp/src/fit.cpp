@@ -51,9 +51,11 @@ struct PreparedData {
 };
 
 template <typename Scalar>
-PreparedData<Scalar> prepare(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight) {
+PreparedData<Scalar> prepare(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, const char* caller) {
   PreparedData<Scalar> data;
   data.summary = detail::summarize<Scalar>(X);
+  // X's finiteness, checked only when the summary's pass over it says it may be at fault.
+  if (!data.summary.mean.allFinite()) detail::require_finite(X, caller, "X");
   data.weight = detail::normalized_weights<Scalar>(sample_weight, X.rows());
   if (sample_weight.size()) data.sample_weight = data.weight.template cast<Scalar>();
   // A block's statistics sum up to block_rows weighted squares; k-means' scores D products.
@@ -294,11 +296,11 @@ template <typename Scalar>
 FitResult<Scalar> fit(MatrixCRef<Scalar> X, const FitOptions& options, VectorCRef<Scalar> sample_weight,
                       const InitialParameters<Scalar>& init) {
   const char* caller = "fit()";
-  detail::require_data<Scalar>(X, caller);
+  detail::require_data<Scalar>(X, caller, false);  // values: by prepare()
   check_options(options, X.rows(), caller);
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
   check_initial_parameters(init, options, X.rows(), X.cols());
-  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight);
+  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight, caller);
   if (data.exponent) {
     // Data whose sums of squares would overflow: fitted at a power-of-two scale, exactly.
     const int e = data.exponent;
@@ -327,7 +329,7 @@ FitResult<Scalar> fit_from(const Model<Scalar>& start, NoDeduce<MatrixCRef<Scala
   detail::require(start.n_components() == options.n_components && start.covariance_type() == options.covariance_type,
                   caller, "the starting model's n_components or covariance_type differs from the options");
   detail::require_sample_weight<Scalar>(sample_weight, X.rows(), caller);
-  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight);
+  const PreparedData<Scalar> data = prepare<Scalar>(X, sample_weight, caller);
   if (data.exponent) {
     const int e = data.exponent;
     FitOptions scaled_options = options;

@@ -67,7 +67,9 @@ struct Workspace {
   Vector<Scalar> root;        // (padded rows) sqrt(w_i r_ik)
   Matrix<Scalar> scale;       // (K, D) per-feature precision factors (diag, spherical)
   ColMatrix<Scalar> log_prob; // (rows, K) log pi_k + log N(x | k), then responsibilities
-  Vector<Scalar> log_norm;    // (rows) log p(x)
+  Vector<Scalar> log_norm;    // (rows) log p(x), unless log_norm_summed
+  bool log_norm_summed = false; // only their sum is known: log_norm_sum (small_dense_posteriors())
+  double log_norm_sum = 0.0;
   Vector<Scalar> total;       // (rows) sum_k exp(log_prob - max), then its inverse
   Vector<Scalar> resp;        // (padded rows) w_i r_ik of one component; zero in the padding
   ColMatrix<Scalar> group_resp; // (padded rows, kMomentGroup) the same for components summed together
@@ -447,6 +449,7 @@ void normalize_log_prob(Workspace<Scalar>& ws, Scalar log_floor = subnormal_log_
   const Packet least = pset1<Packet>(smallest), log_least = pset1<Packet>(log_floor);
   Scalar* log_prob = ws.log_prob.data();  // column k at log_prob + k * rows
   ws.log_norm.resize(rows);
+  ws.log_norm_summed = false;
   ws.total.resize(rows);
   Scalar* norm = ws.log_norm.data();
   Scalar* total = ws.total.data();
@@ -490,6 +493,37 @@ void normalize_log_prob(Workspace<Scalar>& ws, Scalar log_floor = subnormal_log_
   for (const auto& [row, offset] : ws.far_rows) norm[row] = static_cast<Scalar>(norm[row] + offset);
 }
 
+/// The sum over packets of rows of log p(x) = top + log(total), with one logarithm per `span`
+/// packets: their totals, each in [1, K], are multiplied together (span keeps the product finite)
+/// and the sums flushed to double. For an E-step that needs the log-likelihood but not each
+/// row's log p(x).
+template <typename Packet>
+struct LogNormSum {
+  using Scalar = typename Eigen::internal::unpacket_traits<Packet>::type;
+  Packet tops = Eigen::internal::pset1<Packet>(Scalar(0)), product = Eigen::internal::pset1<Packet>(Scalar(1));
+  int count = 0, span = 1;
+  double sum = 0.0;
+
+  explicit LogNormSum(Index K) {
+    const int bits = std::ilogb(static_cast<double>(std::max<Index>(K, 1))) + 1;  // K < 2^bits
+    // Sums of tops over at most 64 packets of doubles, 8 of floats: a few units of their rounding.
+    span = std::clamp((std::numeric_limits<Scalar>::max_exponent - 2) / bits, 1, sizeof(Scalar) == 8 ? 64 : 8);
+  }
+  EIGEN_ALWAYS_INLINE void add(const Packet& top, const Packet& total) {
+    tops = Eigen::internal::padd(tops, top);
+    product = Eigen::internal::pmul(product, total);
+    if (++count == span) flush();
+  }
+  void flush() {
+    if (count == 0) return;
+    sum += static_cast<double>(Eigen::internal::predux(tops)) +
+           static_cast<double>(Eigen::internal::predux(log_normal(product)));
+    tops = Eigen::internal::pset1<Packet>(Scalar(0));
+    product = Eigen::internal::pset1<Packet>(Scalar(1));
+    count = 0;
+  }
+};
+
 /// The E-step of one block for full or tied covariances with Features = D <= 4, in one pass per
 /// packet of rows: the K quadratic forms with the centred features and every factor entry in
 /// registers, then the log-sum-exp and the responsibilities while the packet's K values are in
@@ -500,11 +534,15 @@ void normalize_log_prob(Workspace<Scalar>& ws, Scalar log_floor = subnormal_log_
 /// iteration in normalize_log_prob()); with this kernel a W1 iteration takes 0.73 of its time
 /// (one thread, interleaved A/B runs of native builds).
 ///
+/// With `summed`, only the sum of log p(x) over the block is kept (ws.log_norm_summed and
+/// ws.log_norm_sum), with one logarithm per many rows instead of one per row (LogNormSum; W1,
+/// K = 4: the logarithm was about a tenth of an E-step).
+///
 /// Returns false, having written nothing that is kept, when some log-probability is NaN or -inf
 /// (overflowing forms, far rows): the caller then takes the general path, which rescores them.
 template <int Features, typename Scalar, typename Rows>
 bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws,
-                            Scalar log_floor) {
+                            Scalar log_floor, bool summed) {
   using namespace Eigen::internal;
   using Packet = typename packet_traits<Scalar>::type;
   constexpr Index width = packet_traits<Scalar>::size;
@@ -523,6 +561,15 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
   const Index stride = ws.transposed.cols();
   ws.log_prob.resize(rows, K);
   ws.log_norm.resize(rows);
+  ws.log_norm_summed = false;
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // as for PacketBlock above
+#endif
+  LogNormSum<Packet> log_norm_sum(K);
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
   ws.far_rows.clear();
   reserve(ws.partial, width, K);  // the last, partial packet (the early stop's buffer is unused at D <= 4)
   // The least log-probability that is not an overflow: any finite value for a component with a
@@ -575,7 +622,10 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
       }
     Packet inverse[P];
     for (int p = 0; p < P; ++p) {
-      pstoreu(norm + p * width, padd(top[p], log_normal(total[p])));
+      if (norm)
+        pstoreu(norm + p * width, padd(top[p], log_normal(total[p])));
+      else
+        log_norm_sum.add(top[p], total[p]);
       inverse[p] = pdiv(one, total[p]);
     }
     for (Index k = 0; k < K; ++k)
@@ -587,9 +637,11 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
   using Two = std::integral_constant<int, 2>;
   using One = std::integral_constant<int, 1>;
   Scalar* log_prob = ws.log_prob.data();
+  Scalar* norm_rows = summed ? nullptr : ws.log_norm.data();
   Index i = 0;
-  for (; i + 2 * width <= packed; i += 2 * width) packets(Two{}, i, log_prob + i, rows, ws.log_norm.data() + i);
-  for (; i < packed; i += width) packets(One{}, i, log_prob + i, rows, ws.log_norm.data() + i);
+  for (; i + 2 * width <= packed; i += 2 * width) packets(Two{}, i, log_prob + i, rows, norm_rows ? norm_rows + i : nullptr);
+  for (; i < packed; i += width) packets(One{}, i, log_prob + i, rows, norm_rows ? norm_rows + i : nullptr);
+  log_norm_sum.flush();
   if (packed < rows) {
     // The padding of ws.transposed is zero: its lanes are computed, checked and dropped.
     Scalar norm[width];
@@ -601,22 +653,27 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
     valid = pand(before, por(valid, pandnot(pcmp_eq(one, one), live)));  // the padding lanes count as valid
     for (Index k = 0; k < K; ++k)
       for (Index r = 0; r < n; ++r) log_prob[k * rows + packed + r] = ws.partial(r, k);
-    for (Index r = 0; r < n; ++r) ws.log_norm[packed + r] = norm[r];
+    for (Index r = 0; r < n; ++r) {
+      ws.log_norm[packed + r] = norm[r];
+      log_norm_sum.sum += static_cast<double>(norm[r]);
+    }
   }
+  ws.log_norm_summed = summed;
+  ws.log_norm_sum = log_norm_sum.sum;
   return !any_lane(pandnot(pcmp_eq(one, one), valid));
 }
 
 /// small_dense_posteriors() when the model is full or tied with D <= 4; false otherwise.
 template <typename Scalar, typename Rows>
 bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws,
-                            Scalar log_floor = subnormal_log_floor<Scalar>()) {
+                            Scalar log_floor = subnormal_log_floor<Scalar>(), bool summed = false) {
   const CovarianceType type = model.covariance_type();
   if (type != CovarianceType::full && type != CovarianceType::tied) return false;
   switch (model.n_features()) {
-    case 1: return small_dense_posteriors<1>(model, X_blk, ws, log_floor);
-    case 2: return small_dense_posteriors<2>(model, X_blk, ws, log_floor);
-    case 3: return small_dense_posteriors<3>(model, X_blk, ws, log_floor);
-    case 4: return small_dense_posteriors<4>(model, X_blk, ws, log_floor);
+    case 1: return small_dense_posteriors<1>(model, X_blk, ws, log_floor, summed);
+    case 2: return small_dense_posteriors<2>(model, X_blk, ws, log_floor, summed);
+    case 3: return small_dense_posteriors<3>(model, X_blk, ws, log_floor, summed);
+    case 4: return small_dense_posteriors<4>(model, X_blk, ws, log_floor, summed);
     default: return false;
   }
 }
@@ -976,12 +1033,13 @@ void accumulate_pass(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, Cov
     const bool scored = responsibilities(ws, X_blk, begin);
     if (!scored) load_transposed(X_blk, ws);
     const Scalar* weight = weighted ? sample_weight.data() + begin : nullptr;
-    if (weighted) {
+    if (weighted) {  // rows' log p(x) needed: never a summed block
       const auto w = sample_weight.segment(begin, end - begin).template cast<double>();
       if (scored) stats.log_likelihood_sum += ws.log_norm.template cast<double>().dot(w);
       stats.weight_sum += w.sum();
     } else {
-      if (scored) stats.log_likelihood_sum += ws.log_norm.template cast<double>().sum();
+      if (scored)
+        stats.log_likelihood_sum += ws.log_norm_summed ? ws.log_norm_sum : ws.log_norm.template cast<double>().sum();
       stats.weight_sum += static_cast<double>(end - begin);
     }
     accumulate_transposed(end - begin, ws.log_prob, weight, shift, stats, ws);

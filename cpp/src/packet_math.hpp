@@ -32,6 +32,18 @@ template <typename Packet>
 bool any_lane(const Packet& mask) {
   return Eigen::internal::predux_any(mask);
 }
+#if defined(__AVX512F__)
+// A test of the lanes' bits into a mask register (W1's E-step spent 11% of its time in the
+// generic version's horizontal adds and compare).
+inline bool any_lane(const Eigen::internal::Packet8d& mask) {
+  const __m512i bits = _mm512_castpd_si512(mask);
+  return _mm512_test_epi64_mask(bits, bits) != 0;
+}
+inline bool any_lane(const Eigen::internal::Packet16f& mask) {
+  const __m512i bits = _mm512_castps_si512(mask);
+  return _mm512_test_epi32_mask(bits, bits) != 0;
+}
+#endif
 #if defined(__AVX__)
 inline bool any_lane(const Eigen::internal::Packet4d& mask) { return _mm256_movemask_pd(mask) != 0; }
 inline bool any_lane(const Eigen::internal::Packet8f& mask) { return _mm256_movemask_ps(mask) != 0; }

@@ -93,7 +93,8 @@ void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCR
     accumulate_pass(X, sample_weight, model.covariance_type(), model.means(), buffers,
                     [&](Workspace<Scalar>& ws, const auto& X_blk, Index) {
                       // Both paths leave the block transposed in ws.
-                      if (!small_dense_posteriors(model, X_blk, ws, log_floor)) {
+                      // Without weights, the log-likelihood is a plain sum over rows.
+                      if (!small_dense_posteriors(model, X_blk, ws, log_floor, sample_weight.size() == 0)) {
                         weighted_log_prob(model, X_blk, ws, true, log_floor);
                         normalize_log_prob(ws, log_floor);
                       }

@@ -87,6 +87,11 @@ void check_shape(CovarianceType type, Index N, Index K, Index D, double offset, 
 
   const SufficientStatistics stats = expectation_step(model_s, X_s, weight_s);
   CHECK_CLOSE(stats.log_likelihood_sum, log_norm.dot(weight), tol);
+  // Unweighted, a full or tied E-step with D <= 4 keeps only the sum of log p(x), with one
+  // logarithm per many packets of rows (LogNormSum): every row still counts once.
+  const SufficientStatistics plain = expectation_step(model_s, X_s, Vector<Scalar>());
+  CHECK_CLOSE(plain.log_likelihood_sum, log_norm.sum(), tol);
+  CHECK_CLOSE(plain.weight_sum, static_cast<double>(N), 0.0);
   for (Index k = 0; k < K; ++k) {
     const Eigen::VectorXd wr = resp.col(k).cwiseProduct(weight);
     CHECK_CLOSE(stats.resp_sum[k], wr.sum(), tol);
