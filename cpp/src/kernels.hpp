@@ -35,6 +35,15 @@ using ColMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::C
 #define GAUSSMIX_INLINE_LAMBDA
 #endif
 
+// Fully unrolls a loop of a few iterations whose arrays must live in registers: GCC keeps an
+// array indexed by a loop variable it has not unrolled in memory (stopped_quadratic()'s
+// accumulators were stored back on every multiply-add).
+#if defined(__GNUC__)
+#define GAUSSMIX_UNROLL _Pragma("GCC unroll 8")
+#else
+#define GAUSSMIX_UNROLL
+#endif
+
 /// Rows processed together: eight SIMD registers of accumulators, enough independent FMA chains
 /// to hide their latency without spilling; at most 64 so that blocks of 64 rows waste nothing.
 template <typename Scalar>
@@ -237,6 +246,83 @@ Lanes<Scalar> full_quadratic(const Scalar* x, Index stride, const Mean& mu, cons
   return sum;
 }
 
+/// Lanes whose early stop is decided together: two packets. A form stops only where every
+/// lane of it is certainly flushed, and the more lanes, the rarer that is: on the handbook's
+/// digits at K = 150, 90% of single rows' forms could stop after 8 columns, 0.1% of 64-row
+/// groups'.
+template <typename Scalar>
+constexpr Index kStopLanes = std::min<Index>(kLanes<Scalar>, 4 * Eigen::internal::packet_traits<Scalar>::size);
+
+/// Features from which the early stop is decided for each kStopLanes lanes apart. With fewer,
+/// the continued columns are few and the 64-lane kernel's better use of its loads wins (W2,
+/// D = 16: 5% per iteration).
+constexpr Index kStopFeatures = 32;
+
+/// certainly_flushed() for the kStopLanes lanes of `total` (partial forms) and `best`.
+template <typename Packet, int P>
+EIGEN_ALWAYS_INLINE bool packets_flushed(const Packet (&total)[P], const Packet& constant, const Packet (&best)[P],
+                                         const Packet& log_floor) {
+  using namespace Eigen::internal;
+  using Scalar = typename unpacket_traits<Packet>::type;
+  const Packet half = pset1<Packet>(Scalar(0.5)), all = pcmp_eq(log_floor, log_floor);
+  Packet flushed = all;
+  for (int p = 0; p < P; ++p)
+    flushed = pand(flushed, pcmp_lt(psub(psub(constant, pmul(half, total[p])), best[p]), log_floor));
+  return !any_lane(pandnot(all, flushed));
+}
+
+/// full_quadratic() with `best` for the kStopLanes lanes at x (row stride `stride`) from column
+/// `begin` on, their partial forms in `total` (P packets), which receive the rest: four columns
+/// at a time (four independent chains of multiply-adds per packet, where the 64-lane kernel has
+/// eight packets), checked for the early stop after each four. Every sum takes the operations of
+/// full_quadratic() in its order, so a form that does not stop is bitwise the same.
+template <int P, typename Packet, typename Scalar, typename Mean>
+void stopped_quadratic(const Scalar* x, Index stride, const Mean& mu, const Scalar* factor_t, Index D,
+                       Scalar* centered, Index begin, Packet (&total)[P], const Packet& constant,
+                       const Packet (&best)[P], const Packet& log_floor) {
+  using namespace Eigen::internal;
+  constexpr Index width = unpacket_traits<Packet>::size, S = P * width;
+  constexpr int T = 4;  // columns at a time
+  // Features are centred as the columns reach them: most forms stop after a few columns.
+  Index centred = 0;
+  const auto centre = [&](Index upto) {
+    for (; centred < upto; ++centred)
+      GAUSSMIX_UNROLL for (int p = 0; p < P; ++p)
+        pstore(centered + centred * S + p * width,
+               psub(ploadu<Packet>(x + centred * stride + p * width), pset1<Packet>(mu[centred])));
+  };
+  Index j0 = begin;
+  for (; j0 + T <= D; j0 += T) {
+    centre(j0 + T);
+    Packet y[P][T];
+    GAUSSMIX_UNROLL for (int p = 0; p < P; ++p)
+      GAUSSMIX_UNROLL for (int t = 0; t < T; ++t) y[p][t] = pset1<Packet>(Scalar(0));
+    const Scalar* u = factor_t + j0 * D;  // column j0 + t of U at u + t * D
+    for (Index d = 0; d <= j0; ++d)
+      GAUSSMIX_UNROLL for (int p = 0; p < P; ++p) {
+        const Packet value = pload<Packet>(centered + d * S + p * width);
+        GAUSSMIX_UNROLL for (int t = 0; t < T; ++t) y[p][t] = pmadd(value, pset1<Packet>(u[t * D + d]), y[p][t]);
+      }
+    GAUSSMIX_UNROLL for (int first = 1; first < T; ++first)  // the triangle: column j0 + t takes d <= j0 + t
+      GAUSSMIX_UNROLL for (int p = 0; p < P; ++p) {
+        const Packet value = pload<Packet>(centered + (j0 + first) * S + p * width);
+        GAUSSMIX_UNROLL for (int t = first; t < T; ++t) y[p][t] = pmadd(value, pset1<Packet>(u[t * D + j0 + first]), y[p][t]);
+      }
+    GAUSSMIX_UNROLL for (int t = 0; t < T; ++t)
+      GAUSSMIX_UNROLL for (int p = 0; p < P; ++p) total[p] = pmadd(y[p][t], y[p][t], total[p]);
+    if (j0 + T < D && packets_flushed(total, constant, best, log_floor)) return;
+  }
+  centre(D);
+  for (; j0 < D; ++j0) {  // the last columns, one at a time
+    const Scalar* u = factor_t + j0 * D;
+    GAUSSMIX_UNROLL for (int p = 0; p < P; ++p) {
+      Packet y = pset1<Packet>(Scalar(0));
+      for (Index d = 0; d <= j0; ++d) y = pmadd(pload<Packet>(centered + d * S + p * width), pset1<Packet>(u[d]), y);
+      total[p] = pmadd(y, y, total[p]);
+    }
+  }
+}
+
 /// sum_d ((x_d - mu_d) s_d)² for one group of lanes: the diagonal factor's quadratic form, from
 /// the transposed block at `x` (row stride `stride`), the mean `mu` and the factor `s` (D
 /// contiguous values each). The accumulators are explicit packets, one per SIMD register of the
@@ -350,6 +436,10 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
   // Group of rows outer, components inner: the group's D * kLanes values stay in L1 while every
   // component's factor streams past them.
   const bool prune = for_posteriors && dense && D > kPruneColumns && K > 1;
+  using namespace Eigen::internal;
+  using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+  constexpr Index width = Eigen::internal::packet_traits<Scalar>::size, S = kStopLanes<Scalar>, P = S / width;
+  const Packet floor = Eigen::internal::pset1<Packet>(log_floor);
   if (prune) {
     reserve(ws.partial, kLanes<Scalar>, K);
     ws.promising.resize(K);
@@ -370,37 +460,75 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
       }
       continue;
     }
-    // Early stop (see full_quadratic()): the first kPruneColumns columns of every component;
-    // then in full the components that these partial forms make most likely for some row, so
-    // that each lane's `best` is (nearly) its largest; then the others, most of them stopped
-    // with no further work.
+    // Early stop (see full_quadratic()): the first kPruneColumns columns of every component for
+    // the whole group of lanes; then in full the components that these partial forms make most
+    // likely for some row, so that each lane's `best` is (nearly) its largest; then the others,
+    // most of them stopped with no further work. With many features, for each kStopLanes lanes
+    // apart (stopped_quadratic()).
     for (Index k = 0; k < K; ++k)
       ws.partial.col(k) = full_quadratic(x + i, stride, means.row(k), factors_t + k * factor_size, D,
                                          ws.lanes.data(), 0, kPruneColumns);
-    std::fill(ws.promising.begin(), ws.promising.end(), 0);
-    for (Index lane = 0; lane < n; ++lane) {
-      Index top = 0;
-      Scalar top_bound = constant(0) - Scalar(0.5) * ws.partial(lane, 0);
-      for (Index k = 1; k < K; ++k) {
-        const Scalar bound = constant(k) - Scalar(0.5) * ws.partial(lane, k);
-        if (bound > top_bound) top = k, top_bound = bound;
+    // Each row's likeliest component by its form extrapolated from the first columns (the
+    // partial form's bound would pick components of small covariance, whose large constants the
+    // later columns take back).
+    const Scalar extrapolate = Scalar(-0.5) * static_cast<Scalar>(D) / static_cast<Scalar>(kPruneColumns);
+    const auto mark_promising = [&](Index first_lane, Index end_lane) {
+      std::fill(ws.promising.begin(), ws.promising.end(), 0);
+      for (Index lane = first_lane; lane < end_lane; ++lane) {
+        Index top = 0;
+        Scalar top_estimate = constant(0) + extrapolate * ws.partial(lane, 0);
+        for (Index k = 1; k < K; ++k) {
+          const Scalar estimate = constant(k) + extrapolate * ws.partial(lane, k);
+          if (estimate > top_estimate) top = k, top_estimate = estimate;
+        }
+        ws.promising[top] = 1;
       }
-      ws.promising[top] = 1;
+    };
+    if (D < kStopFeatures) {
+      mark_promising(0, n);
+      Lanes<Scalar> best = Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity());
+      for (const bool first_round : {true, false})
+        for (Index k = 0; k < K; ++k) {
+          if (static_cast<bool>(ws.promising[k]) != first_round) continue;
+          const Lanes<Scalar> partial = ws.partial.col(k);
+          const Lanes<Scalar> quadratic =
+              certainly_flushed(partial, constant(k), best, log_floor)
+                  ? partial
+                  : full_quadratic(x + i, stride, means.row(k), factors_t + k * factor_size, D, ws.lanes.data(),
+                                   kPruneColumns, D, partial, constant(k), &best, log_floor);
+          const Lanes<Scalar> log_prob = constant(k) - Scalar(0.5) * quadratic;
+          best = best.max(log_prob);  // a stopped form is far below best: no change
+          store(k, log_prob);
+        }
+      continue;
     }
-    Lanes<Scalar> best = Lanes<Scalar>::Constant(-std::numeric_limits<Scalar>::infinity());
-    for (const bool first_round : {true, false})
-      for (Index k = 0; k < K; ++k) {
-        if (static_cast<bool>(ws.promising[k]) != first_round) continue;
-        const Lanes<Scalar> partial = ws.partial.col(k);
-        const Lanes<Scalar> quadratic =
-            certainly_flushed(partial, constant(k), best, log_floor)
-                ? partial
-                : full_quadratic(x + i, stride, means.row(k), factors_t + k * factor_size, D, ws.lanes.data(),
-                                 kPruneColumns, D, partial, constant(k), &best, log_floor);
-        const Lanes<Scalar> log_prob = constant(k) - Scalar(0.5) * quadratic;
-        best = best.max(log_prob);  // a stopped form is far below best: no change
-        store(k, log_prob);
-      }
+    for (Index g = 0; g < n; g += S) {
+      const Index m = std::min(S, n - g);  // rows of this group of lanes; the rest is padding
+      mark_promising(g, g + m);
+      // Padding lanes start at +inf: certainly flushed, so they never keep a form going.
+      Packet best[P];
+      for (Index p = 0; p < P; ++p)
+        best[p] = pselect(pcmp_lt(plset<Packet>(static_cast<Scalar>(p * width)), pset1<Packet>(static_cast<Scalar>(m))),
+                          pset1<Packet>(-std::numeric_limits<Scalar>::infinity()),
+                          pset1<Packet>(std::numeric_limits<Scalar>::infinity()));
+      for (const bool first_round : {true, false})
+        for (Index k = 0; k < K; ++k) {
+          if (static_cast<bool>(ws.promising[k]) != first_round) continue;
+          const Packet level = pset1<Packet>(constant(k));
+          Packet total[P];
+          for (Index p = 0; p < P; ++p) total[p] = ploadu<Packet>(ws.partial.col(k).data() + g + p * width);
+          if (!packets_flushed(total, level, best, floor))
+            stopped_quadratic(x + i + g, stride, means.row(k), factors_t + k * factor_size, D, ws.lanes.data(),
+                              kPruneColumns, total, level, best, floor);
+          Scalar log_prob[S];
+          for (Index p = 0; p < P; ++p) {
+            const Packet value = pmadd(pset1<Packet>(Scalar(-0.5)), total[p], level);
+            best[p] = pmax(best[p], value);  // a stopped form is far below best: no change
+            pstoreu(log_prob + p * width, value);
+          }
+          std::copy(log_prob, log_prob + m, ws.log_prob.col(k).data() + i + g);
+        }
+    }
   }
   // Overflowing quadratic forms show as NaN or as -inf beside a finite constant. Checked in a
   // pass of its own: a test inside the loop above costs W3 (D = 64) about 10% of its time.

@@ -258,7 +258,7 @@ namespace {
 /// parallel pass, where the block is read anyway, rather than by a serial scan of X first.
 template <typename Scalar, typename Visit>
 void for_each_scored_block(const Model<Scalar>& model, MatrixCRef<Scalar> X, bool normalize, const char* caller,
-                           Visit&& visit) {
+                           Visit&& visit, Scalar log_floor = detail::subnormal_log_floor<Scalar>()) {
   model.check_data(X.topRows(std::min<Index>(X.rows(), 1)), caller);
   const Index rows = detail::block_rows(X.cols());
   const int n_threads = detail::threads_for(X.rows(), rows);
@@ -268,9 +268,9 @@ void for_each_scored_block(const Model<Scalar>& model, MatrixCRef<Scalar> X, boo
     const auto X_blk = X.middleRows(begin, end - begin);
     detail::require_finite(X_blk, caller, "X");
     // Posteriors and log p(x) of a full or tied model with D <= 4 in one pass (see kernels.hpp).
-    if (!normalize || !detail::small_dense_posteriors(model, X_blk, ws)) {
-      detail::weighted_log_prob(model, X_blk, ws, normalize);
-      if (normalize) detail::normalize_log_prob(ws);
+    if (!normalize || !detail::small_dense_posteriors(model, X_blk, ws, log_floor)) {
+      detail::weighted_log_prob(model, X_blk, ws, normalize, log_floor);
+      if (normalize) detail::normalize_log_prob(ws, log_floor);
     }
     visit(begin, ws);
   });
@@ -293,10 +293,13 @@ Matrix<Scalar> Model<Scalar>::weighted_log_prob(MatrixCRef<Scalar> X) const {
 template <typename Scalar>
 Vector<Scalar> Model<Scalar>::score_samples(MatrixCRef<Scalar> X) const {
   Vector<Scalar> result(X.rows());
+  // log p(x) leaves out the terms below 2^-100 of the row's largest, as the E-step of a fit does:
+  // under a rounding unit of the sum they would enter, so the result is the same, and most
+  // quadratic forms of separated components stop after a few columns.
   for_each_scored_block(*this, X, true, "Model::score_samples()",
                         [&](Index begin, const detail::Workspace<Scalar>& ws) {
     result.segment(begin, ws.log_norm.size()) = ws.log_norm;
-  });
+  }, detail::fit_log_floor<Scalar>());
   return result;
 }
 
