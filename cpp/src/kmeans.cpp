@@ -424,10 +424,11 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
   KMeansResult<Scalar> result;
   bool strict_convergence = false;
   Partial totals;
+  Matrix<double> updated, step;  // (K, D), their storage reused by every iteration
   for (int iter = 1; iter <= max_iter; ++iter) {
     totals = assign();
     result.n_iter = iter;
-    Matrix<double> updated = centers;
+    updated = centers;
     std::vector<Index> taken;
     for (Index k = 0; k < K; ++k) {
       if (totals.counts[k] > 0.0) {
@@ -445,7 +446,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
         updated.row(k) = X.row(far).template cast<double>() - shift;
       }
     }
-    const Matrix<double> step = updated - centers;
+    step = updated - centers;
     const double moved = step.squaredNorm();
     if (bounded) {
       // Rounded up: by the norm's rounding, and by more than a bound's subtraction can round.
@@ -598,15 +599,40 @@ template std::vector<Index> kmeans_plusplus<double>(const MatrixCRef<double>&, I
 
 }  // namespace detail
 
+namespace {
+
+/// What the public k-means entry points work with: X and the weights checked, X's summary (its
+/// spread representable) and the weights scaled to mean one.
+struct CheckedInput {
+  detail::DataSummary summary;
+  Vector<double> weight;
+};
+
+template <typename Scalar>
+CheckedInput checked_input(MatrixCRef<Scalar> X, Index n_clusters, VectorCRef<Scalar> sample_weight,
+                           const char* caller) {
+  check_kmeans_input<Scalar>(X, n_clusters, sample_weight, caller);
+  CheckedInput input{detail::summarize<Scalar>(X), {}};
+  detail::require_representable_spread<Scalar>(input.summary, static_cast<double>(X.cols()), caller);
+  input.weight = detail::normalized_weights<Scalar>(sample_weight, X.rows());
+  return input;
+}
+
+}  // namespace
+
+Index kmeans_start_runs(Index n_samples, Index n_clusters, Index kmeans_sample_size) {
+  const Index sample = kmeans_sample_size == FitOptions::kAutomaticSample
+                           ? automatic_kmeans_sample(n_samples, n_clusters)
+                           : kmeans_sample_size;
+  const Index seen = sample > 0 && sample < n_samples ? sample : n_samples;
+  return seen >= 2 * detail::kRestartRowsPerCluster * n_clusters ? detail::kStartRuns : 1;
+}
+
 template <typename Scalar>
 std::vector<Index> kmeans_plusplus(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
                                    VectorCRef<Scalar> sample_weight) {
-  const char* caller = "kmeans_plusplus()";
-  check_kmeans_input<Scalar>(X, n_clusters, sample_weight, caller);
-  const detail::DataSummary summary = detail::summarize<Scalar>(X);
-  detail::require_representable_spread<Scalar>(summary, static_cast<double>(X.cols()), caller);
-  return plusplus_about<Scalar>(X, n_clusters, seed, detail::normalized_weights<Scalar>(sample_weight, X.rows()),
-                                summary.mean);
+  const CheckedInput input = checked_input<Scalar>(X, n_clusters, sample_weight, "kmeans_plusplus()");
+  return plusplus_about<Scalar>(X, n_clusters, seed, input.weight, input.summary.mean);
 }
 
 template <typename Scalar>
@@ -615,22 +641,16 @@ KMeansResult<Scalar> kmeans(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_
   const char* caller = "kmeans()";
   detail::require(max_iter >= 1, caller, "max_iter must be >= 1");
   detail::require(std::isfinite(tol) && tol >= 0.0, caller, "tol must be finite and >= 0");
-  check_kmeans_input<Scalar>(X, n_clusters, sample_weight, caller);
-  const detail::DataSummary summary = detail::summarize<Scalar>(X);
-  detail::require_representable_spread<Scalar>(summary, static_cast<double>(X.cols()), caller);
-  return kmeans_about<Scalar>(X, n_clusters, seed, detail::normalized_weights<Scalar>(sample_weight, X.rows()),
-                              max_iter, tol, summary);
+  const CheckedInput input = checked_input<Scalar>(X, n_clusters, sample_weight, caller);
+  return kmeans_about<Scalar>(X, n_clusters, seed, input.weight, max_iter, tol, input.summary);
 }
 
 template <typename Scalar>
 KMeansResult<Scalar> kmeans_start(MatrixCRef<Scalar> X, Index n_clusters, std::uint64_t seed,
                                   VectorCRef<Scalar> sample_weight) {
-  const char* caller = "kmeans_start()";
-  check_kmeans_input<Scalar>(X, n_clusters, sample_weight, caller);
-  const detail::DataSummary summary = detail::summarize<Scalar>(X);
-  detail::require_representable_spread<Scalar>(summary, static_cast<double>(X.cols()), caller);
-  return detail::kmeans<Scalar>(X, n_clusters, seed, detail::normalized_weights<Scalar>(sample_weight, X.rows()),
-                                summary, 0, static_cast<int>(kmeans_start_runs(X.rows(), n_clusters, 0)));
+  const CheckedInput input = checked_input<Scalar>(X, n_clusters, sample_weight, "kmeans_start()");
+  return detail::kmeans<Scalar>(X, n_clusters, seed, input.weight, input.summary, 0,
+                                static_cast<int>(kmeans_start_runs(X.rows(), n_clusters, 0)));
 }
 
 template std::vector<Index> kmeans_plusplus<float>(MatrixCRef<float>, Index, std::uint64_t, VectorCRef<float>);

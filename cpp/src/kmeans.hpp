@@ -8,8 +8,9 @@
 
 namespace gaussmix::detail {
 
-/// Rows per cluster of the sample the runs of a restarted k-means start use when all rows were
-/// asked for (kmeans_start_runs()).
+/// A restarted k-means start (kmeans_start_runs(), defined with kmeans()): kStartRuns runs, on
+/// kRestartRowsPerCluster rows per cluster when all rows were asked for.
+constexpr Index kStartRuns = 3;
 constexpr Index kRestartRowsPerCluster = 256;
 
 /// Lloyd's k-means (scikit-learn's defaults: 300 iterations, tol 1e-4) from a k-means++ seeding,

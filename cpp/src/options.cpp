@@ -4,14 +4,12 @@
 #include <cmath>
 
 #include "gaussmix/errors.hpp"
-#include "kmeans.hpp"
 
 namespace gaussmix {
 
 namespace {
 constexpr Index kMinimumSample = 32768;
 constexpr Index kRowsPerCluster = 1024;
-constexpr Index kStartRuns = 3;
 }  // namespace
 
 CovarianceType parse_covariance_type(const std::string& name) {
@@ -57,14 +55,6 @@ Index automatic_kmeans_sample(Index n_samples, Index n_clusters) {
   // fraction of a cluster's spread); below twice that, all rows.
   const Index sample = std::max<Index>(kMinimumSample, kRowsPerCluster * n_clusters);
   return n_samples >= 2 * sample ? sample : 0;
-}
-
-Index kmeans_start_runs(Index n_samples, Index n_clusters, Index kmeans_sample_size) {
-  const Index sample = kmeans_sample_size == FitOptions::kAutomaticSample
-                           ? automatic_kmeans_sample(n_samples, n_clusters)
-                           : kmeans_sample_size;
-  const Index seen = sample > 0 && sample < n_samples ? sample : n_samples;
-  return seen >= 2 * detail::kRestartRowsPerCluster * n_clusters ? kStartRuns : 1;
 }
 
 Index kmeans_plusplus_trials(Index n_clusters) {
