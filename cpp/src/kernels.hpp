@@ -546,14 +546,23 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
 /// exp(shifted) for shifted <= 0 (a log-probability minus its row's largest), flushed to an exact
 /// zero below exp(log_least) and below the smallest normal number `least`: the one flushing rule
 /// of normalize_log_prob() and small_dense_posteriors(). A packet whose lanes all lie below
-/// log_least skips its exponential.
-template <typename Packet>
+/// log_least skips its exponential. `AllNormal` when exp(log_least) is a normal number (a fit's
+/// floor, see normal_floor()): every kept value then is, and the second test is left out.
+template <bool AllNormal = false, typename Packet>
 EIGEN_ALWAYS_INLINE Packet flushed_exp(const Packet& shifted, const Packet& least, const Packet& log_least) {
   using namespace Eigen::internal;
   const Packet kept = pcmp_le(log_least, shifted);
   if (!any_lane(kept)) return pset1<Packet>(typename unpacket_traits<Packet>::type(0));
   const Packet value = exp_nonpositive(pmax(shifted, log_least));
+  if constexpr (AllNormal) return pand(kept, value);
   return pand(pand(kept, pcmp_le(least, value)), value);
+}
+
+/// Whether exp(log_floor) lies safely above the smallest normal number of Scalar (with a margin
+/// for exp()'s rounding), as fit_log_floor()'s 2^-100 does for float and double.
+template <typename Scalar>
+bool normal_floor(Scalar log_floor) {
+  return log_floor > subnormal_log_floor<Scalar>() + Scalar(1);
 }
 
 /// Turns ws.log_prob into responsibilities in place and ws.log_norm into log p(x) by a
@@ -581,19 +590,25 @@ void normalize_log_prob(Workspace<Scalar>& ws, Scalar log_floor = subnormal_log_
   ws.total.resize(rows);
   Scalar* norm = ws.log_norm.data();
   Scalar* total = ws.total.data();
-  for (Index i = 0; i < packed; i += width) {
-    Packet top = ploadu<Packet>(log_prob + i);
-    for (Index k = 1; k < K; ++k) top = pmax(top, ploadu<Packet>(log_prob + k * rows + i));
-    Packet sum = pset1<Packet>(Scalar(0));
-    for (Index k = 0; k < K; ++k) {
-      Scalar* r = log_prob + k * rows + i;
-      const Packet value = flushed_exp(psub(ploadu<Packet>(r), top), least, log_least);
-      pstoreu(r, value);
-      sum = padd(sum, value);
+  const auto exponentials = [&](auto all_normal) {
+    for (Index i = 0; i < packed; i += width) {
+      Packet top = ploadu<Packet>(log_prob + i);
+      for (Index k = 1; k < K; ++k) top = pmax(top, ploadu<Packet>(log_prob + k * rows + i));
+      Packet sum = pset1<Packet>(Scalar(0));
+      for (Index k = 0; k < K; ++k) {
+        Scalar* r = log_prob + k * rows + i;
+        const Packet value = flushed_exp<decltype(all_normal)::value>(psub(ploadu<Packet>(r), top), least, log_least);
+        pstoreu(r, value);
+        sum = padd(sum, value);
+      }
+      pstoreu(norm + i, top);
+      pstoreu(total + i, sum);
     }
-    pstoreu(norm + i, top);
-    pstoreu(total + i, sum);
-  }
+  };
+  if (normal_floor(log_floor))
+    exponentials(std::true_type{});
+  else
+    exponentials(std::false_type{});
   for (Index i = packed; i < rows; ++i) {
     Scalar top = log_prob[i];
     for (Index k = 1; k < K; ++k) top = std::max(top, log_prob[k * rows + i]);
@@ -710,7 +725,8 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
   // P packets of rows from i, (i + p * width) into out + k * out_stride + p * width and
   // norm + p * width. Two packets at a time give the CPU two independent exponentials per
   // component to overlap, and share each broadcast of a mean, factor or coefficient between them.
-  const auto packets = [&](auto count, Index i, Scalar* out, Index out_stride, Scalar* norm) GAUSSMIX_INLINE_LAMBDA {
+  const auto packets = [&](auto count, auto all_normal, Index i, Scalar* out, Index out_stride,
+                           Scalar* norm) GAUSSMIX_INLINE_LAMBDA {
     constexpr int P = decltype(count)::value;
     Packet centred[P][D], top[P];
     for (int p = 0; p < P; ++p) {
@@ -744,7 +760,7 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
     for (Index k = 0; k < K; ++k)
       for (int p = 0; p < P; ++p) {
         Scalar* r = out + k * out_stride + p * width;
-        const Packet value = flushed_exp(psub(ploadu<Packet>(r), top[p]), least, log_least);
+        const Packet value = flushed_exp<decltype(all_normal)::value>(psub(ploadu<Packet>(r), top[p]), least, log_least);
         pstoreu(r, value);
         total[p] = padd(total[p], value);
       }
@@ -767,15 +783,22 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
   Scalar* log_prob = ws.log_prob.data();
   Scalar* norm_rows = summed ? nullptr : ws.log_norm.data();
   Index i = 0;
-  for (; i + 2 * width <= packed; i += 2 * width) packets(Two{}, i, log_prob + i, rows, norm_rows ? norm_rows + i : nullptr);
-  for (; i < packed; i += width) packets(One{}, i, log_prob + i, rows, norm_rows ? norm_rows + i : nullptr);
+  const auto whole_packets = [&](auto all_normal) {
+    for (; i + 2 * width <= packed; i += 2 * width)
+      packets(Two{}, all_normal, i, log_prob + i, rows, norm_rows ? norm_rows + i : nullptr);
+    for (; i < packed; i += width) packets(One{}, all_normal, i, log_prob + i, rows, norm_rows ? norm_rows + i : nullptr);
+  };
+  if (normal_floor(log_floor))
+    whole_packets(std::true_type{});
+  else
+    whole_packets(std::false_type{});
   log_norm_sum.flush();
   if (packed < rows) {
     // The padding of ws.transposed is zero: its lanes are computed, checked and dropped.
     Scalar norm[width];
     const Packet before = valid;
     valid = pcmp_eq(one, one);
-    packets(One{}, packed, ws.partial.data(), width, norm);
+    packets(One{}, std::false_type{}, packed, ws.partial.data(), width, norm);
     const Index n = rows - packed;
     const Packet live = pcmp_lt(plset<Packet>(Scalar(0)), pset1<Packet>(static_cast<Scalar>(n)));
     valid = pand(before, por(valid, pandnot(pcmp_eq(one, one), live)));  // the padding lanes count as valid
