@@ -178,6 +178,19 @@ def _check_int_range(name, value, low, high):
         raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
 
 
+class _SweepFit:
+    """What :func:`~gaussmix.sweep` hands one of its fits (as ``estimator._sweep_fit``, taken by
+    ``fit``): X, validated once for all fits, and the shared k-means++ seeding (or None); the fit
+    leaves in ``score`` its model's mean log-likelihood of X, computed by the core, for AIC/BIC."""
+
+    __slots__ = ("X", "kmeans_seeds", "score")
+
+    def __init__(self, X, kmeans_seeds=None):
+        self.X = X
+        self.kmeans_seeds = kmeans_seeds
+        self.score = None
+
+
 class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by expectation-maximisation in C++.
 
@@ -373,11 +386,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         If anything fails or is interrupted (Ctrl-C), the estimator is left as it was.
         """
-        # A sweep validates X once for all its fits and marks it (model_selection.sweep).
-        validated = self.__dict__.pop("_validated_input", None) is X
+        # A sweep validates X once for all its fits and hands each its _SweepFit.
+        sweep = self.__dict__.pop("_sweep_fit", None)
+        if sweep is not None and sweep.X is not X:
+            sweep = None  # validated was another array: this one is checked as usual
         state = dict(self.__dict__)
         try:
-            return self._fit_or_raise(X, sample_weight, validated)
+            return self._fit_or_raise(X, sample_weight, sweep)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state)
@@ -387,12 +402,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C",
                              **_missing.validation(self))
 
-    def _fit_or_raise(self, X, sample_weight, validated=False):
+    def _fit_or_raise(self, X, sample_weight, sweep=None):
+        validated = sweep is not None
         self._validate_params()
         _check_int_range("max_iter", self.max_iter, 0, _INT_MAX)
         _check_int_range("n_init", self.n_init, 1, _INT_MAX)
         self.__dict__.pop("_online", None)  # partial_fit continues from this fit, afresh
-        self.__dict__.pop("_score_on_fit_data", None)
         if validated:
             self.n_features_in_ = X.shape[1]  # what validate_data sets for an ndarray
             self.__dict__.pop("feature_names_in_", None)
@@ -431,12 +446,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             weights_init, means_init, precisions_init = self._initial_parameters(n_features, X.dtype)
             extra = {} if _missing.marginalizes(self) else {"kmeans_sample_size": self._kmeans_sample()}
-            # A sweep's shared k-means++ seeding for this one fit (model_selection.sweep).
-            seeds = self.__dict__.pop("_kmeans_seeds", None)
-            if seeds is not None and not _missing.marginalizes(self):
-                extra["kmeans_seeds"] = seeds
             if validated and not _missing.marginalizes(self):
-                extra["score_data"] = True  # the sweep's AIC/BIC, from the core's fitted model
+                # The sweep's shared k-means++ seeding, and its AIC/BIC from the core's fitted model.
+                if sweep.kmeans_seeds is not None:
+                    extra["kmeans_seeds"] = sweep.kmeans_seeds
+                extra["score_data"] = True
             result = _missing.core_function(self, "fit")(
                 X,
                 n_components=int(self.n_components),
@@ -455,7 +469,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         self._finish_fit(result, n_features)
         if "score" in result:
-            self._score_on_fit_data = float(result["score"])
+            sweep.score = float(result["score"])
         return X
 
     def _kmeans_sample(self):
@@ -842,10 +856,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Akaike information criterion on X (lower is better)."""
         return self._information_criteria(X)[0]
 
-    def _information_criteria(self, X, validated=False):
-        """(AIC, BIC) on X from one pass over it; ``validated``: X is the array this model was
-        fitted on, validated (a sweep's), whose score the fit may have computed."""
-        score = self.__dict__.pop("_score_on_fit_data", None) if validated else None
+    def _information_criteria(self, X, validated=False, score=None):
+        """(AIC, BIC) on X from one pass over it; ``validated``: X is validated already (a
+        sweep's), and ``score`` its mean log-likelihood when the fit computed it."""
         if not validated:
             X = self._validated(X)
         if score is None:

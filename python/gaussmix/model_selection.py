@@ -27,7 +27,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_is_fitted
 
 from ._dispatch import core as _gmm
-from ._estimator import GaussianMixture
+from ._estimator import GaussianMixture, _SweepFit
 
 __all__ = ["AutoGaussianMixture", "SweepResult", "sweep"]
 
@@ -326,11 +326,10 @@ def _fit_setting(template, X, cov_type, k, criteria, splits, seeding=None):
     start = time.perf_counter()
     model = clone(template).set_params(n_components=k, covariance_type=cov_type)
     seeds = seeding.result() if seeding is not None else None
-    if seeds is not None:
-        model._kmeans_seeds = np.ascontiguousarray(seeds[:, :k])
-    model._validated_input = X  # fit need not validate it again
+    fit = _SweepFit(X, np.ascontiguousarray(seeds[:, :k]) if seeds is not None else None)
+    model._sweep_fit = fit  # X validated already; taken by fit
     model.fit(X)
-    aic, bic = model._information_criteria(X, validated=True)
+    aic, bic = model._information_criteria(X, validated=True, score=fit.score)
     row = {"n_components": k, "covariance_type": cov_type, "aic": float(aic), "bic": float(bic)}
     if "icl" in criteria:
         row["icl"] = float(model.icl(X))

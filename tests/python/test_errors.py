@@ -63,14 +63,20 @@ def test_bad_training_data(X, make_bad, match, method):
 
 
 def test_fit_validates_any_array_but_the_one_a_sweep_marked(X):
-    # The sweep marks the array it validated; fit skips validating only that very object.
+    # The sweep hands a fit the array it validated; fit skips validating only that very object.
+    from gaussmix._estimator import _SweepFit
+
     gm = GaussianMixture(2, random_state=0)
-    gm._validated_input = X
+    gm._sweep_fit = _SweepFit(X)
     with pytest.raises(ValueError, match="NaN"):
         gm.fit(np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X))
-    assert "_validated_input" not in gm.__dict__
-    gm._validated_input = X
+    assert "_sweep_fit" not in gm.__dict__
+    gm._sweep_fit = fit = _SweepFit(X)
     assert gm.fit(X.tolist()).n_features_in_ == X.shape[1]  # a list: converted by validation
+    assert fit.score is None  # not the sweep's array: no score from the core
+    gm._sweep_fit = fit = _SweepFit(X)
+    gm.fit(X)
+    assert fit.score == pytest.approx(gm.score(X), rel=1e-12)
 
 
 def test_sparse_data_raises_type_error(X):

@@ -61,7 +61,7 @@ def test_table_holds_the_models_own_criteria(blobs):
         # The fit scores its own data in the core; a rebuilt model scores it the same.
         assert result.table["aic"][i] == pytest.approx(model.aic(blobs), rel=1e-12)
         assert result.table["bic"][i] == pytest.approx(model.bic(blobs), rel=1e-12)
-        assert "_score_on_fit_data" not in model.__dict__
+        assert "_sweep_fit" not in model.__dict__
         assert result.table["converged"][i] == model.converged_
         assert result.table["n_iter"][i] == model.n_iter_
         assert result.table["lower_bound"][i] == pytest.approx(model.lower_bound_)
