@@ -200,12 +200,34 @@ Scalar fit_log_floor() {
   return static_cast<Scalar>(-kFitFloorBits * 0.69314718055994530942);
 }
 
-/// True when constant - partial / 2 lies below best + log_floor in every lane: a component
-/// whose quadratic form is at least `partial` has a responsibility that normalize_log_prob()
-/// with the same floor flushes to zero (see full_quadratic()).
+/// True when constant - total / 2 lies below best + log_floor in every lane of the P packets: a
+/// component whose quadratic form is at least `total` has a responsibility that
+/// normalize_log_prob() with the same floor flushes to zero (see full_quadratic()).
+template <typename Packet, int P>
+EIGEN_ALWAYS_INLINE bool packets_flushed(const Packet (&total)[P], const Packet& constant, const Packet (&best)[P],
+                                         const Packet& log_floor) {
+  using namespace Eigen::internal;
+  using Scalar = typename unpacket_traits<Packet>::type;
+  const Packet half = pset1<Packet>(Scalar(0.5)), all = pcmp_eq(log_floor, log_floor);
+  Packet flushed = all;
+  for (int p = 0; p < P; ++p)
+    flushed = pand(flushed, pcmp_lt(psub(psub(constant, pmul(half, total[p])), best[p]), log_floor));
+  return !any_lane(pandnot(all, flushed));
+}
+
+/// packets_flushed() for a whole group of lanes.
 template <typename Scalar>
 bool certainly_flushed(const Lanes<Scalar>& partial, Scalar constant, const Lanes<Scalar>& best, Scalar log_floor) {
-  return (((constant - Scalar(0.5) * partial) - best) < log_floor).all();
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  constexpr Index width = packet_traits<Scalar>::size;
+  constexpr int P = static_cast<int>(kLanes<Scalar> / width);
+  Packet total[P], top[P];
+  for (int p = 0; p < P; ++p) {
+    total[p] = ploadu<Packet>(partial.data() + p * width);
+    top[p] = ploadu<Packet>(best.data() + p * width);
+  }
+  return packets_flushed(total, pset1<Packet>(constant), top, pset1<Packet>(log_floor));
 }
 
 /// sum_j ((x - mu)ᵀ U)_j² for one group of lanes, from the transposed block at `x` (row stride
@@ -258,19 +280,6 @@ constexpr Index kStopLanes = std::min<Index>(kLanes<Scalar>, 4 * Eigen::internal
 /// the continued columns are few and the 64-lane kernel keeps them (W2, D = 16, measured 3-6%
 /// slower per iteration through the grouped path).
 constexpr Index kStopFeatures = 32;
-
-/// certainly_flushed() for the kStopLanes lanes of `total` (partial forms) and `best`.
-template <typename Packet, int P>
-EIGEN_ALWAYS_INLINE bool packets_flushed(const Packet (&total)[P], const Packet& constant, const Packet (&best)[P],
-                                         const Packet& log_floor) {
-  using namespace Eigen::internal;
-  using Scalar = typename unpacket_traits<Packet>::type;
-  const Packet half = pset1<Packet>(Scalar(0.5)), all = pcmp_eq(log_floor, log_floor);
-  Packet flushed = all;
-  for (int p = 0; p < P; ++p)
-    flushed = pand(flushed, pcmp_lt(psub(psub(constant, pmul(half, total[p])), best[p]), log_floor));
-  return !any_lane(pandnot(all, flushed));
-}
 
 /// full_quadratic() with `best` for the kStopLanes lanes at x (row stride `stride`) from column
 /// `begin` on, their partial forms in `total` (P packets), which receive the rest: four columns
