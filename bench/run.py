@@ -144,7 +144,7 @@ def plan(w, libs, threads):
     if threads != 1:
         tasks.append(("gaussmix", "iter", 1, "float64"))  # the scaling row
     tasks.append(("gaussmix", "e2e", threads, "float64"))
-    if w.name == "W3":
+    if w.name in ("W1", "W3", "W4"):  # float32 beside float64: issue 10 asks about twice the speed
         tasks += [("gaussmix", "iter", threads, "float32"), ("gaussmix", "e2e", threads, "float32")]
     for p, dt in peer_dtype.items():
         tasks += [(p, "iter", threads, dt), (p, "e2e", threads, dt)]

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -36,11 +37,24 @@ Index draw_proportional(const Vector<double>& mass, double total, detail::Random
   return last_positive;  // rounding left target just above the sum
 }
 
-// Templated on the center's expression so that a row of a matrix is not copied (and allocated)
-// once per sample.
-template <typename Scalar, typename Center>
-double squared_distance(const MatrixCRef<Scalar>& X, Index i, const Eigen::MatrixBase<Center>& center) {
-  return (X.row(i).template cast<double>() - center).squaredNorm();
+/// ||x - c||^2 in double for D values of a row x and a center c, in eight partial sums (a
+/// vector's lanes): one chain of D dependent additions per row was the largest part of W4's
+/// k-means start (Lloyd's iterations on the sample and the assignment of every row).
+template <typename Scalar>
+double squared_distance(const Scalar* x, const double* c, Index D) {
+  double part[8] = {};
+  Index d = 0;
+  for (; d + 8 <= D; d += 8)
+    for (int j = 0; j < 8; ++j) {
+      const double v = static_cast<double>(x[d + j]) - c[d + j];
+      part[j] += v * v;
+    }
+  double sum = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+  for (; d < D; ++d) {
+    const double v = static_cast<double>(x[d]) - c[d];
+    sum += v * v;
+  }
+  return sum;
 }
 
 /// Candidates scored together: one SIMD register of double lanes on AVX-512.
@@ -137,7 +151,7 @@ std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters,
   Vector<double> closest(n);  // squared distance to the nearest chosen center
   detail::for_each_block(n, rows, n_threads, [&](int, Index begin, Index end) {
     const Eigen::RowVectorXd center = X.row(chosen[0]).template cast<double>();
-    for (Index i = begin; i < end; ++i) closest[i] = squared_distance(X, i, center);
+    for (Index i = begin; i < end; ++i) closest[i] = squared_distance(X.row(i).data(), center.data(), D);
   });
 
   const Index n_groups = (n_trials + kCandidateGroup - 1) / kCandidateGroup;
@@ -230,6 +244,53 @@ std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters,
 constexpr Index kBoundedFeatures = 8;
 constexpr Index kBoundEntries = Index(1) << 20;
 
+/// Below this many features a row's nearest center comes from its exact distance to every
+/// center, rows across a vector's lanes (nearest_center()), not from the matrix product and a
+/// scan of each row's scores: at W1's D = 2, K = 4 that took 20 ns a row, nearly all of the
+/// start's assignment of 10^6 rows. It is squared_distance()'s plain loop, the same sums.
+constexpr Index kDirectFeatures = 8;
+
+template <int D, typename Scalar>
+void nearest_center_of(const Scalar* __restrict x, Index m, const double* centers, Index K, Index* __restrict pick,
+                       double* __restrict best) {
+  for (Index r = 0; r < m; ++r) {
+    best[r] = std::numeric_limits<double>::infinity();
+    pick[r] = 0;
+  }
+  for (Index k = 0; k < K; ++k) {
+    double c[D];
+    for (int d = 0; d < D; ++d) c[d] = centers[k * D + d];
+    for (Index r = 0; r < m; ++r) {
+      double sum = 0.0;
+      for (int d = 0; d < D; ++d) {
+        const double v = static_cast<double>(x[r * D + d]) - c[d];
+        sum += v * v;
+      }
+      // The first nearest: a later center replaces it only when strictly nearer.
+      if (sum < best[r]) {
+        best[r] = sum;
+        pick[r] = k;
+      }
+    }
+  }
+}
+
+/// For the m rows of x (m, D) row-major, D < kDirectFeatures, the nearest of the K centers
+/// (K, D) in pick and the squared distance to it in best.
+template <typename Scalar>
+void nearest_center(Index D, const Scalar* x, Index m, const Matrix<double>& centers, Index* pick, double* best) {
+  const Index K = centers.rows();
+  switch (D) {
+    case 1: nearest_center_of<1>(x, m, centers.data(), K, pick, best); break;
+    case 2: nearest_center_of<2>(x, m, centers.data(), K, pick, best); break;
+    case 3: nearest_center_of<3>(x, m, centers.data(), K, pick, best); break;
+    case 4: nearest_center_of<4>(x, m, centers.data(), K, pick, best); break;
+    case 5: nearest_center_of<5>(x, m, centers.data(), K, pick, best); break;
+    case 6: nearest_center_of<6>(x, m, centers.data(), K, pick, best); break;
+    default: nearest_center_of<7>(x, m, centers.data(), K, pick, best); break;
+  }
+}
+
 /// Lloyd's iterations from `centers` (about summary.mean), at most max_iter of them; with
 /// max_iter = 0 only the assignment of every row to its nearest given center.
 template <typename Scalar>
@@ -270,6 +331,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
   constexpr double unit = std::numeric_limits<double>::epsilon() / 2;
   const double unit_s = static_cast<double>(std::numeric_limits<Scalar>::epsilon()) / 2;
   const bool bounded = max_iter > 0 && D >= kBoundedFeatures && K >= 2 && n * K <= kBoundEntries;
+  const bool direct = D < kDirectFeatures;
   Matrix<double> lower;  // (n, K) row-major; +inf at each row's own center
   Vector<double> row_norm2;  // ||x_i - shift||^2 in double
   Vector<double> drift = Vector<double>::Zero(K);  // each center's last move, rounded up
@@ -287,13 +349,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
     return 4.0 * static_cast<double>(D + 8) * unit_s * (x_norm * center_norm_max + center_norm_max * center_norm_max);
   };
   const auto squared_distance_to = [&](const Scalar* xi, Index k) {
-    const double* c = centers.data() + k * D;
-    double sum = 0.0;
-    for (Index d = 0; d < D; ++d) {
-      const double v = static_cast<double>(xi[d]) - c[d];
-      sum += v * v;
-    }
-    return sum;
+    return squared_distance(xi, centers.data() + k * D, D);
   };
 
   // Assigns every sample to its nearest center; accumulates weighted sums per cluster.
@@ -316,6 +372,9 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
       x = X.middleRows(begin, m).rowwise() - shift_s;
       const Index x_stride = x.outerStride();
       std::vector<Index>& pick = chosen[thread];
+      if (direct) {
+        nearest_center(D, x.data(), m, centers, pick.data(), distance.data() + begin);
+      } else {
       std::vector<Index>& todo = by_product[thread];
       todo.clear();
       for (Index r = 0; r < m; ++r) {
@@ -394,6 +453,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
           l[best] = std::numeric_limits<double>::infinity();
           if (nan) l.setZero();  // no bounds from a NaN product
         }
+      }
       }
       for (Index r = 0; r < m; ++r) {
         const Index i = begin + r, best = pick[r];
@@ -488,14 +548,28 @@ KMeansResult<Scalar> kmeans_about(const MatrixCRef<Scalar>& X, Index n_clusters,
                                  tol, summary);
 }
 
-/// `m` of the positions 0..n-1, uniformly without replacement, in increasing order (Knuth's
-/// selection sampling: one pass, no index array of size n).
+/// `m` of the positions 0..n-1, uniformly without replacement, in increasing order: Floyd's
+/// algorithm (one draw per position taken) on a bitmap of n bits. Knuth's selection sampling,
+/// one draw per position seen, took 5 ms of W1's 30 ms start for a sample of 32 768 from 10^6.
 std::vector<Index> uniform_sample(Index n, Index m, detail::Random& rng) {
+  m = std::min(m, n);
+  std::vector<std::uint64_t> taken(static_cast<std::size_t>((n + 63) / 64), 0);
+  const auto take = [&](Index i) {
+    std::uint64_t& word = taken[static_cast<std::size_t>(i / 64)];
+    const std::uint64_t bit = std::uint64_t(1) << (i % 64);
+    const bool fresh = !(word & bit);
+    word |= bit;
+    return fresh;
+  };
+  for (Index j = n - m; j < n; ++j) {
+    const Index t = std::min<Index>(static_cast<Index>(rng.uniform() * static_cast<double>(j + 1)), j);
+    if (!take(t)) take(j);
+  }
   std::vector<Index> rows;
   rows.reserve(static_cast<std::size_t>(m));
-  for (Index i = 0; i < n && static_cast<Index>(rows.size()) < m; ++i)
-    if (static_cast<double>(n - i) * rng.uniform() < static_cast<double>(m - static_cast<Index>(rows.size())))
-      rows.push_back(i);
+  for (std::size_t w = 0; w < taken.size(); ++w)
+    for (int b = 0; b < 64; ++b)
+      if ((taken[w] >> b) & 1) rows.push_back(static_cast<Index>(w * 64) + b);
   return rows;
 }
 

@@ -167,12 +167,7 @@ SufficientStatistics statistics_from_labels(MatrixCRef<Scalar> X, const LabelVec
   detail::require((labels.array() >= 0).all() && (labels.array() < K).all(), caller,
                   "labels must lie in [0, n_components = " + std::to_string(K) + ")");
   detail::PassBuffers<Scalar> buffers;
-  detail::accumulate_pass<Scalar>(X, sample_weight, type, shift, buffers,
-                                  [&](detail::Workspace<Scalar>& ws, const auto& X_blk, Index begin) {
-                                    ws.log_prob.setZero(X_blk.rows(), K);
-                                    for (Index i = 0; i < X_blk.rows(); ++i) ws.log_prob(i, labels[begin + i]) = Scalar(1);
-                                    return false;
-                                  });
+  detail::accumulate_labels_pass<Scalar>(X, labels, sample_weight, type, shift, buffers);
   return std::move(buffers.partial[0]);
 }
 

@@ -267,7 +267,76 @@ void check_dropped_responsibilities(CovarianceType type, Index D, bool empty) {
 
 }  // namespace
 
+// Statistics of hard labels (the k-means start's) against per-row sums in long double, for
+// every covariance type, with and without weights: a component with no rows, a zero weight,
+// labels in runs and scattered, over several blocks.
+template <typename Scalar>
+void check_labelled_statistics(Index D, CovarianceType type, bool weighted) {
+  const Index N = 5000, K = 7;
+  std::mt19937_64 rng(static_cast<std::uint64_t>(D * 10 + static_cast<int>(type)));
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Matrix<Scalar> X(N, D);
+  LabelVector labels(N);
+  Vector<Scalar> weight(weighted ? N : 0);
+  for (Index i = 0; i < N; ++i) {
+    labels[i] = i < 1200 ? (i / 300) % K : static_cast<Index>(rng() % K);
+    if (labels[i] == 5) labels[i] = 6;  // component 5 has no rows
+    for (Index d = 0; d < D; ++d) X(i, d) = static_cast<Scalar>(normal(rng) + 3.0 * labels[i] + 100.0);
+    if (weighted) weight[i] = i % 13 == 0 ? Scalar(0) : static_cast<Scalar>(0.5 + (i % 5) * 0.25);
+  }
+  Matrix<Scalar> shift(K, D);
+  for (Index k = 0; k < K; ++k)
+    for (Index d = 0; d < D; ++d) shift(k, d) = static_cast<Scalar>(100.0 + 3.0 * k + 0.1 * d);
+  const SufficientStatistics stats = statistics_from_labels<Scalar>(X, labels, weight, type, shift);
+
+  using Long = long double;
+  std::vector<Long> count(K, 0.0L), first(K * D, 0.0L), second(K * D * D, 0.0L);
+  for (Index i = 0; i < N; ++i) {
+    const Index k = labels[i];
+    const Long w = weighted ? static_cast<Long>(weight[i]) : 1.0L;
+    count[k] += w;
+    for (Index a = 0; a < D; ++a) {
+      const Long ca = static_cast<Long>(X(i, a)) - static_cast<Long>(shift(k, a));
+      first[k * D + a] += w * ca;
+      for (Index b = 0; b < D; ++b)
+        second[(k * D + a) * D + b] += w * ca * (static_cast<Long>(X(i, b)) - static_cast<Long>(shift(k, b)));
+    }
+  }
+  const double tol = std::is_same_v<Scalar, float> ? 1e-4 : 1e-10;
+  CHECK(stats.covariance_type == type);
+  for (Index k = 0; k < K; ++k) {
+    CHECK(std::abs(stats.resp_sum[k] - static_cast<double>(count[k])) <= tol * (1.0 + static_cast<double>(count[k])));
+    for (Index a = 0; a < D; ++a) {
+      const double scale = 1.0 + std::sqrt(static_cast<double>(count[k] * second[(k * D + a) * D + a]));
+      CHECK(std::abs(stats.first(k, a) - static_cast<double>(first[k * D + a])) <= tol * scale);
+    }
+  }
+  for (Index a = 0; a < D; ++a)
+    for (Index b = 0; b < D; ++b) {
+      Long all = 0.0L, scale = 1.0L;
+      for (Index k = 0; k < K; ++k) {
+        all += second[(k * D + a) * D + b];
+        scale += second[(k * D + a) * D + a] + second[(k * D + b) * D + b];
+      }
+      for (Index k = 0; k < K; ++k) {
+        const double want = static_cast<double>(second[(k * D + a) * D + b]);
+        const double err_scale = tol * static_cast<double>(1.0L + second[(k * D + a) * D + a] + second[(k * D + b) * D + b]);
+        if (type == CovarianceType::full) CHECK(std::abs(stats.second(k * D + a, b) - want) <= err_scale);
+        if ((type == CovarianceType::diag || type == CovarianceType::spherical) && a == b)
+          CHECK(std::abs(stats.second(k, a) - want) <= err_scale);
+      }
+      if (type == CovarianceType::tied)
+        CHECK(std::abs(stats.second(a, b) - static_cast<double>(all)) <= tol * static_cast<double>(scale));
+    }
+}
+
 int main() {
+  for (Index D : {1, 2, 4, 5, 33})
+    for (auto type : {CovarianceType::full, CovarianceType::tied, CovarianceType::diag, CovarianceType::spherical})
+      for (const bool weighted : {false, true}) {
+        check_labelled_statistics<double>(D, type, weighted);
+        check_labelled_statistics<float>(D, type, weighted);
+      }
   for (const bool empty : {false, true})
     for (Index D : {3, 12})
       for (auto type : {CovarianceType::full, CovarianceType::diag}) {
