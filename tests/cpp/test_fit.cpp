@@ -248,10 +248,11 @@ int main() {
       for (Index i = 0; i < n; ++i) labels[i] = nearest(i);
     return std::make_pair(KMeansResult<double>{centers, labels, 0.0, n_iter}, strict);
   };
-  {
+  // D = 12: the product and the distance bounds; D = 2, 5: exact distances (nearest_center()).
+  for (const Index D : {Index(12), Index(2), Index(5)}) {
     // Overlapping blobs, so that Lloyd runs many iterations and rows change clusters late.
     detail::Random rng(91);
-    const Index n = 3000, D = 12, K = 40;
+    const Index n = 3000, K = 40;
     Matrix<double> blobs(n, D);
     for (Index i = 0; i < n; ++i)
       for (Index d = 0; d < D; ++d) blobs(i, d) = rng.normal() + 3.0 * static_cast<double>((i * 7 + d) % 5);
