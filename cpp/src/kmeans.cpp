@@ -375,85 +375,86 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
       if (direct) {
         nearest_center(D, x.data(), m, centers, pick.data(), distance.data() + begin);
       } else {
-      std::vector<Index>& todo = by_product[thread];
-      todo.clear();
-      for (Index r = 0; r < m; ++r) {
-        const Index i = begin + r;
-        pick[r] = -1;
-        if (!use_bounds) {
-          todo.push_back(r);
-          continue;
-        }
-        // Lower every bound by its center's move; the closest other center's bound decides.
-        auto l = Eigen::Map<Eigen::ArrayXd>(lower.data() + i * K, K);
-        l = (l - drift.array()).max(0.0);
-        const double closest_other = l.minCoeff();
-        const Index own = labels[i];
-        distance[i] = squared_distance_to(x.data() + r * x_stride, own);
-        const double needed = distance[i] * (1.0 + 4.0 * static_cast<double>(D + 4) * unit) +
-                              4.0 * product_error(i, center_norm_max);
-        if (closest_other * closest_other > needed && std::isfinite(needed))
-          pick[r] = own;
-        else
-          todo.push_back(r);
-      }
-      if (!todo.empty()) {
-        // argmin_k ||x - c_k||^2 = argmax_k (x . c_k - ||c_k||^2 / 2): one matrix product for
-        // the rows that need it (the whole block, or a copy of those rows).
-        const Index t = static_cast<Index>(todo.size());
-        Matrix<Scalar>* source = &x_all;
-        if (t < m) {
-          source = &gathered[thread];
-          if (source->rows() < t) source->resize(block, D);
-          for (Index j = 0; j < t; ++j) source->row(j) = x.row(todo[j]);
-        }
-        auto score = scores[thread].topRows(t);
-        score.noalias() = source->topRows(t) * centers_s.transpose();
-        score.rowwise() -= half_norms.transpose();
-        const Index score_stride = score.outerStride();
-        for (Index j = 0; j < t; ++j) {
-          const Index r = todo[j], i = begin + r;
-          const Scalar* row = score.data() + j * score_stride;
-          const Scalar* xi = x.data() + r * x_stride;
-          // Per row, on raw pointers: with few clusters and features (W1: K = 4, D = 2) Eigen's
-          // dynamic-size reductions cost more per row than the product above.
-          Index best = 0;
-          bool nan = false;
-          if (K <= 16) {  // first largest, one comparison each
-            Scalar top = row[0];
-            nan = std::isnan(top);
-            for (Index k = 1; k < K; ++k) {
-              nan = nan || std::isnan(row[k]);
-              if (row[k] > top) top = row[k], best = k;
-            }
-          } else {  // the largest by a vectorised reduction, then its first position
-            const Scalar top = score.row(j).maxCoeff();
-            while (best < K && !(row[best] == top)) ++best;
-            nan = best == K;
+        std::vector<Index>& todo = by_product[thread];
+        todo.clear();
+        for (Index r = 0; r < m; ++r) {
+          const Index i = begin + r;
+          pick[r] = -1;
+          if (!use_bounds) {
+            todo.push_back(r);
+            continue;
           }
-          if (nan) {  // a NaN score: choose by the distances themselves
-            best = 0;
-            for (Index k = 1; k < K; ++k)
-              if (squared_distance_to(xi, k) < squared_distance_to(xi, best)) best = k;
-          }
-          pick[r] = best;
-          distance[i] = squared_distance_to(xi, best);
-          if (!bounded) continue;
-          // Bounds from the product: ||x - c_k||^2 = ||x||^2 - 2 score_k, less its rounding.
-          if (!have_bounds) {
-            double norm2 = 0.0;
-            for (Index d = 0; d < D; ++d) norm2 += static_cast<double>(xi[d]) * static_cast<double>(xi[d]);
-            row_norm2[i] = norm2;
-          }
-          const double floor2 = row_norm2[i] * (1.0 - static_cast<double>(D + 2) * unit) -
-                                2.0 * product_error(i, center_norm_max);
+          // Lower every bound by its center's move; the closest other center's bound decides.
           auto l = Eigen::Map<Eigen::ArrayXd>(lower.data() + i * K, K);
-          l = (floor2 - 2.0 * score.row(j).array().template cast<double>().transpose()).max(0.0).sqrt() *
-              (1.0 - 2.0 * unit);
-          l[best] = std::numeric_limits<double>::infinity();
-          if (nan) l.setZero();  // no bounds from a NaN product
+          l = (l - drift.array()).max(0.0);
+          const double closest_other = l.minCoeff();
+          const Index own = labels[i];
+          distance[i] = squared_distance_to(x.data() + r * x_stride, own);
+          const double needed = distance[i] * (1.0 + 4.0 * static_cast<double>(D + 4) * unit) +
+                                4.0 * product_error(i, center_norm_max);
+          if (closest_other * closest_other > needed && std::isfinite(needed))
+            pick[r] = own;
+          else
+            todo.push_back(r);
         }
-      }
+        if (!todo.empty()) {
+          // argmin_k ||x - c_k||^2 = argmax_k (x . c_k - ||c_k||^2 / 2): one matrix product for
+          // the rows that need it (the whole block, or a copy of those rows).
+          const Index t = static_cast<Index>(todo.size());
+          Matrix<Scalar>* source = &x_all;
+          if (t < m) {
+            source = &gathered[thread];
+            if (source->rows() < t) source->resize(block, D);
+            for (Index j = 0; j < t; ++j) source->row(j) = x.row(todo[j]);
+          }
+          auto score = scores[thread].topRows(t);
+          score.noalias() = source->topRows(t) * centers_s.transpose();
+          score.rowwise() -= half_norms.transpose();
+          const Index score_stride = score.outerStride();
+          for (Index j = 0; j < t; ++j) {
+            const Index r = todo[j], i = begin + r;
+            const Scalar* row = score.data() + j * score_stride;
+            const Scalar* xi = x.data() + r * x_stride;
+            // Per row, on raw pointers: with few clusters Eigen's dynamic-size reductions cost
+            // more per row than the product above (measured at W1's K = 4, D = 2, which now
+            // takes nearest_center()).
+            Index best = 0;
+            bool nan = false;
+            if (K <= 16) {  // first largest, one comparison each
+              Scalar top = row[0];
+              nan = std::isnan(top);
+              for (Index k = 1; k < K; ++k) {
+                nan = nan || std::isnan(row[k]);
+                if (row[k] > top) top = row[k], best = k;
+              }
+            } else {  // the largest by a vectorised reduction, then its first position
+              const Scalar top = score.row(j).maxCoeff();
+              while (best < K && !(row[best] == top)) ++best;
+              nan = best == K;
+            }
+            if (nan) {  // a NaN score: choose by the distances themselves
+              best = 0;
+              for (Index k = 1; k < K; ++k)
+                if (squared_distance_to(xi, k) < squared_distance_to(xi, best)) best = k;
+            }
+            pick[r] = best;
+            distance[i] = squared_distance_to(xi, best);
+            if (!bounded) continue;
+            // Bounds from the product: ||x - c_k||^2 = ||x||^2 - 2 score_k, less its rounding.
+            if (!have_bounds) {
+              double norm2 = 0.0;
+              for (Index d = 0; d < D; ++d) norm2 += static_cast<double>(xi[d]) * static_cast<double>(xi[d]);
+              row_norm2[i] = norm2;
+            }
+            const double floor2 = row_norm2[i] * (1.0 - static_cast<double>(D + 2) * unit) -
+                                  2.0 * product_error(i, center_norm_max);
+            auto l = Eigen::Map<Eigen::ArrayXd>(lower.data() + i * K, K);
+            l = (floor2 - 2.0 * score.row(j).array().template cast<double>().transpose()).max(0.0).sqrt() *
+                (1.0 - 2.0 * unit);
+            l[best] = std::numeric_limits<double>::infinity();
+            if (nan) l.setZero();  // no bounds from a NaN product
+          }
+        }
       }
       for (Index r = 0; r < m; ++r) {
         const Index i = begin + r, best = pick[r];
@@ -550,7 +551,8 @@ KMeansResult<Scalar> kmeans_about(const MatrixCRef<Scalar>& X, Index n_clusters,
 
 /// `m` of the positions 0..n-1, uniformly without replacement, in increasing order: Floyd's
 /// algorithm (one draw per position taken) on a bitmap of n bits. Knuth's selection sampling,
-/// one draw per position seen, took 5 ms of W1's 30 ms start for a sample of 32 768 from 10^6.
+/// one draw per position seen, made W4's draw of 32 768 rows of 10^6 (with their copy) 7-9 ms,
+/// this 2.6 ms.
 std::vector<Index> uniform_sample(Index n, Index m, detail::Random& rng) {
   m = std::min(m, n);
   std::vector<std::uint64_t> taken(static_cast<std::size_t>((n + 63) / 64), 0);
