@@ -1221,8 +1221,11 @@ void accumulate_labelled(const Rows& X_blk, const LabelVector::Scalar* labels, c
     const Index from = k == 0 ? 0 : ws.label_start[k - 1];
     const Index* own = ws.kept_rows.data() + from;
     const Index n_k = ws.label_start[k] - from;
-    double total = 0.0;
-    for (Index j = 0; j < n_k; ++j) total += weight ? static_cast<double>(weight[own[j]]) : 1.0;
+    double total = static_cast<double>(n_k);
+    if (weight) {
+      total = 0.0;
+      for (Index j = 0; j < n_k; ++j) total += static_cast<double>(weight[own[j]]);
+    }
     if (total == 0.0) continue;
     stats.resp_sum[k] += total;
     if (dense) {
