@@ -291,6 +291,44 @@ void nearest_center(Index D, const Scalar* x, Index m, const Matrix<double>& cen
   }
 }
 
+/// Each of the t rows' first largest score in pick, or -1 where a score is NaN, from `score`
+/// (t, K) column-major with column stride `stride`: rows across a vector's lanes, one compare
+/// and two selects per center and packet of rows. A scan of each row's K scores took ~20 ns a
+/// row at K = 32, most of W4's assignment of 10^6 rows to the start's centers.
+template <typename Scalar>
+void first_largest(const Scalar* score, Index stride, Index t, Index K, Index* pick) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  constexpr Index width = packet_traits<Scalar>::size;
+  Index i = 0;
+  for (; i + width <= t; i += width) {
+    Packet top = ploadu<Packet>(score + i), index = pset1<Packet>(Scalar(0));
+    Packet number = pcmp_eq(top, top);  // lanes with no NaN so far
+    for (Index k = 1; k < K; ++k) {
+      const Packet value = ploadu<Packet>(score + k * stride + i);
+      const Packet larger = pcmp_lt(top, value);  // strictly: the first largest stays
+      top = pselect(larger, value, top);
+      index = pselect(larger, pset1<Packet>(static_cast<Scalar>(k)), index);
+      number = pand(number, pcmp_eq(value, value));
+    }
+    Scalar lanes[width], valid[width];
+    pstoreu(lanes, index);
+    pstoreu(valid, pand(number, pset1<Packet>(Scalar(1))));
+    for (Index l = 0; l < width; ++l) pick[i + l] = valid[l] != Scalar(0) ? static_cast<Index>(lanes[l]) : -1;
+  }
+  for (; i < t; ++i) {
+    Scalar top = score[i];
+    bool nan = std::isnan(top);
+    Index best = 0;
+    for (Index k = 1; k < K; ++k) {
+      const Scalar value = score[k * stride + i];
+      nan = nan || std::isnan(value);
+      if (value > top) top = value, best = k;
+    }
+    pick[i] = nan ? -1 : best;
+  }
+}
+
 /// Lloyd's iterations from `centers` (about summary.mean), at most max_iter of them; with
 /// max_iter = 0 only the assignment of every row to its nearest given center.
 template <typename Scalar>
@@ -316,12 +354,18 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
   const Index block = std::min(n, rows);
   std::vector<Matrix<Scalar>> shifted(n_threads, Matrix<Scalar>(block, D));
   std::vector<Matrix<Scalar>> gathered(n_threads);
-  std::vector<Matrix<Scalar>> scores(n_threads, Matrix<Scalar>(block, K));
+  // Scores column-major, each center's scores of the rows contiguous (first_largest()).
+  using ScoreMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+  std::vector<ScoreMatrix> scores(n_threads, ScoreMatrix(block, K));
   std::vector<std::vector<Index>> chosen(n_threads, std::vector<Index>(block));
+  std::vector<std::vector<Index>> largest(n_threads, std::vector<Index>(block));
   std::vector<std::vector<Index>> by_product(n_threads);
   const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> shift_s = shift.cast<Scalar>();
   LabelVector labels = LabelVector::Constant(n, -1);
-  Vector<double> distance(n);
+  // Each row's squared distance to its center: per block, and for all rows only when Lloyd's
+  // iterations need them (an empty cluster takes the farthest row).
+  Vector<double> distance(max_iter > 0 ? n : 0);
+  std::vector<std::vector<double>> nearest(n_threads, std::vector<double>(block));
 
   // Elkan's bounds: per row and center a lower bound on their distance, lowered by the center's
   // move (the triangle inequality). A row whose bounds all exceed its distance to its own center,
@@ -352,8 +396,9 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
     return squared_distance(xi, centers.data() + k * D, D);
   };
 
-  // Assigns every sample to its nearest center; accumulates weighted sums per cluster.
-  const auto assign = [&]() {
+  // Assigns every sample to its nearest center; accumulates weighted sums per cluster when
+  // `summed` (not for the final labels).
+  const auto assign = [&](bool summed) {
     const Matrix<Scalar> centers_s = centers.cast<Scalar>();
     const Vector<Scalar> half_norms = Scalar(0.5) * centers_s.rowwise().squaredNorm();
     const double center_norm_max = centers.rowwise().norm().maxCoeff();
@@ -372,8 +417,9 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
       x = X.middleRows(begin, m).rowwise() - shift_s;
       const Index x_stride = x.outerStride();
       std::vector<Index>& pick = chosen[thread];
+      std::vector<double>& near = nearest[thread];
       if (direct) {
-        nearest_center(D, x.data(), m, centers, pick.data(), distance.data() + begin);
+        nearest_center(D, x.data(), m, centers, pick.data(), near.data());
       } else {
         std::vector<Index>& todo = by_product[thread];
         todo.clear();
@@ -389,8 +435,8 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
           l = (l - drift.array()).max(0.0);
           const double closest_other = l.minCoeff();
           const Index own = labels[i];
-          distance[i] = squared_distance_to(x.data() + r * x_stride, own);
-          const double needed = distance[i] * (1.0 + 4.0 * static_cast<double>(D + 4) * unit) +
+          near[r] = squared_distance_to(x.data() + r * x_stride, own);
+          const double needed = near[r] * (1.0 + 4.0 * static_cast<double>(D + 4) * unit) +
                                 4.0 * product_error(i, center_norm_max);
           if (closest_other * closest_other > needed && std::isfinite(needed))
             pick[r] = own;
@@ -410,35 +456,21 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
           auto score = scores[thread].topRows(t);
           score.noalias() = source->topRows(t) * centers_s.transpose();
           score.rowwise() -= half_norms.transpose();
-          const Index score_stride = score.outerStride();
+          std::vector<Index>& top = largest[thread];
+          Eigen::ArrayXd row_scores(bounded ? K : 0);
+          first_largest(score.data(), score.outerStride(), t, K, top.data());
           for (Index j = 0; j < t; ++j) {
             const Index r = todo[j], i = begin + r;
-            const Scalar* row = score.data() + j * score_stride;
             const Scalar* xi = x.data() + r * x_stride;
-            // Per row, on raw pointers: with few clusters Eigen's dynamic-size reductions cost
-            // more per row than the product above (measured at W1's K = 4, D = 2, which now
-            // takes nearest_center()).
-            Index best = 0;
-            bool nan = false;
-            if (K <= 16) {  // first largest, one comparison each
-              Scalar top = row[0];
-              nan = std::isnan(top);
-              for (Index k = 1; k < K; ++k) {
-                nan = nan || std::isnan(row[k]);
-                if (row[k] > top) top = row[k], best = k;
-              }
-            } else {  // the largest by a vectorised reduction, then its first position
-              const Scalar top = score.row(j).maxCoeff();
-              while (best < K && !(row[best] == top)) ++best;
-              nan = best == K;
-            }
+            Index best = top[j];
+            const bool nan = best < 0;
             if (nan) {  // a NaN score: choose by the distances themselves
               best = 0;
               for (Index k = 1; k < K; ++k)
                 if (squared_distance_to(xi, k) < squared_distance_to(xi, best)) best = k;
             }
             pick[r] = best;
-            distance[i] = squared_distance_to(xi, best);
+            near[r] = squared_distance_to(xi, best);
             if (!bounded) continue;
             // Bounds from the product: ||x - c_k||^2 = ||x||^2 - 2 score_k, less its rounding.
             if (!have_bounds) {
@@ -448,9 +480,11 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
             }
             const double floor2 = row_norm2[i] * (1.0 - static_cast<double>(D + 2) * unit) -
                                   2.0 * product_error(i, center_norm_max);
+            // The row's scores copied out of their columns first: the expression below on the
+            // strided row made W2's start (K = 16) a third slower.
+            for (Index k = 0; k < K; ++k) row_scores[k] = static_cast<double>(score(j, k));
             auto l = Eigen::Map<Eigen::ArrayXd>(lower.data() + i * K, K);
-            l = (floor2 - 2.0 * score.row(j).array().template cast<double>().transpose()).max(0.0).sqrt() *
-                (1.0 - 2.0 * unit);
+            l = (floor2 - 2.0 * row_scores).max(0.0).sqrt() * (1.0 - 2.0 * unit);
             l[best] = std::numeric_limits<double>::infinity();
             if (nan) l.setZero();  // no bounds from a NaN product
           }
@@ -462,8 +496,10 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
         if (labels[i] != best) ++p.changed;
         labels[i] = best;
         const double w = weight[i];
-        p.inertia += w * distance[i];
+        p.inertia += w * near[r];
+        if (max_iter > 0) distance[i] = near[r];
         p.counts[best] += w;
+        if (!summed) continue;
         double* sum = p.sums.data() + best * D;
         for (Index d = 0; d < D; ++d) sum[d] += w * static_cast<double>(xi[d]);
       }
@@ -487,7 +523,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
   Partial totals;
   Matrix<double> updated, step;  // (K, D), their storage reused by every iteration
   for (int iter = 1; iter <= max_iter; ++iter) {
-    totals = assign();
+    totals = assign(true);
     result.n_iter = iter;
     updated = centers;
     std::vector<Index> taken;
@@ -523,7 +559,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
     if (moved <= tolerance) break;
   }
   // Labels must belong to the final centers.
-  if (!strict_convergence) totals = assign();
+  if (!strict_convergence) totals = assign(false);
   result.centers = (centers.rowwise() + shift).template cast<Scalar>();
   result.labels = labels;
   result.inertia = totals.inertia;
