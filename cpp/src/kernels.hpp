@@ -80,6 +80,7 @@ struct Workspace {
   bool log_norm_summed = false; // only their sum is known: log_norm_sum (small_dense_posteriors())
   double log_norm_sum = 0.0;
   Vector<Scalar> total;       // (rows) sum_k exp(log_prob - max), then its inverse
+  bool unscaled = false;      // log_prob holds each row's exp(log_prob - max), still to be multiplied by `total`
   Vector<Scalar> resp;        // (padded rows) w_i r_ik of one component; zero in the padding
   ColMatrix<Scalar> group_resp; // (padded rows, kMomentGroup) the same for components summed together
   std::vector<Index> group;   // those components (diag and spherical, not gathered)
@@ -588,8 +589,13 @@ bool normal_floor(Scalar log_floor) {
 /// by orders of magnitude, and zeros let accumulate_transposed() skip rows and components.
 /// exp() only sees arguments in [log_floor, 0], within the range exp_nonpositive() is made for;
 /// a packet whose arguments all lie below is zeroed without it.
+///
+/// Without `scale`, the last loop is left to the statistics (ws.unscaled): ws.log_prob keeps
+/// exp(log_prob - max) and ws.total their rows' factors, which accumulate_pass() folds into the
+/// rows' weights, where they cost one multiplication already made (W4: a pass over the block's
+/// responsibilities fewer).
 template <typename Scalar>
-void normalize_log_prob(Workspace<Scalar>& ws, Scalar log_floor = subnormal_log_floor<Scalar>()) {
+void normalize_log_prob(Workspace<Scalar>& ws, Scalar log_floor = subnormal_log_floor<Scalar>(), bool scale = true) {
   using namespace Eigen::internal;
   using Packet = typename packet_traits<Scalar>::type;
   constexpr Index width = packet_traits<Scalar>::size;
@@ -644,7 +650,9 @@ void normalize_log_prob(Workspace<Scalar>& ws, Scalar log_floor = subnormal_log_
     norm[i] += std::log(total[i]);
     total[i] = Scalar(1) / total[i];
   }
-  for (Index k = 0; k < K; ++k) ws.log_prob.col(k).array() *= ws.total.array();
+  ws.unscaled = !scale;
+  if (scale)
+    for (Index k = 0; k < K; ++k) ws.log_prob.col(k).array() *= ws.total.array();
   for (const auto& [row, offset] : ws.far_rows) norm[row] = static_cast<Scalar>(norm[row] + offset);
 }
 
@@ -1334,9 +1342,16 @@ void accumulate_pass(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, Cov
   pass_over_blocks<Scalar>(X, sample_weight, type, shift, buffers,
                            [&](Workspace<Scalar>& ws, SufficientStatistics& stats, const auto& X_blk, Index begin,
                                const Scalar* weight) {
+                             ws.unscaled = false;
                              const bool scored = responsibilities(ws, X_blk, begin);
                              if (!scored) load_transposed(X_blk, ws);
-                             accumulate_transposed(X_blk.rows(), ws.log_prob, weight, shift, stats, ws);
+                             const Scalar* row_weight = weight;
+                             if (ws.unscaled) {  // each row's responsibilities times its total's inverse
+                               if (weight)
+                                 ws.total.array() *= Eigen::Map<const Vector<Scalar>>(weight, X_blk.rows()).array();
+                               row_weight = ws.total.data();
+                             }
+                             accumulate_transposed(X_blk.rows(), ws.log_prob, row_weight, shift, stats, ws);
                              return scored;
                            });
 }

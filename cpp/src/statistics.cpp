@@ -96,7 +96,7 @@ void expectation_step(const Model<Scalar>& model, MatrixCRef<Scalar> X, VectorCR
                       // Without weights, the log-likelihood is a plain sum over rows.
                       if (!small_dense_posteriors(model, X_blk, ws, log_floor, sample_weight.size() == 0)) {
                         weighted_log_prob(model, X_blk, ws, true, log_floor);
-                        normalize_log_prob(ws, log_floor);
+                        normalize_log_prob(ws, log_floor, false);
                       }
                       return true;
                     });
