@@ -1348,7 +1348,7 @@ void accumulate_pass(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, Cov
                              const bool scored = responsibilities(ws, X_blk, begin);
                              if (!scored) load_transposed(X_blk, ws);
                              const Scalar* row_weight = weight;
-                             if (ws.unscaled) {  // each row's responsibilities times its total's inverse
+                             if (ws.unscaled) {  // exp(log_prob - max): divided by the row's sum here
                                if (weight)
                                  ws.total.array() *= Eigen::Map<const Vector<Scalar>>(weight, X_blk.rows()).array();
                                row_weight = ws.total.data();
