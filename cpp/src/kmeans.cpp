@@ -362,6 +362,8 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
   std::vector<ScoreMatrix> scores(n_threads, ScoreMatrix(block, K));
   std::vector<std::vector<Index>> chosen(n_threads, std::vector<Index>(block));
   std::vector<std::vector<Index>> largest(n_threads, std::vector<Index>(block));
+  // One row's scores in double for its bounds (see below), per thread.
+  std::vector<Eigen::ArrayXd> row_scores_of(n_threads, Eigen::ArrayXd(K));
   std::vector<std::vector<Index>> by_product(n_threads);
   const Eigen::Matrix<Scalar, 1, Eigen::Dynamic> shift_s = shift.cast<Scalar>();
   LabelVector labels = LabelVector::Constant(n, -1);
@@ -461,7 +463,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
           score.noalias() = source->topRows(t) * centers_s.transpose();
           score.rowwise() -= half_norms.transpose();
           std::vector<Index>& top = largest[thread];
-          Eigen::ArrayXd row_scores(bounded ? K : 0);
+          Eigen::ArrayXd& row_scores = row_scores_of[thread];
           first_largest(score.data(), score.outerStride(), t, K, top.data());
           for (Index j = 0; j < t; ++j) {
             const Index r = todo[j], i = begin + r;
