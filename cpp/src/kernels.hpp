@@ -88,6 +88,7 @@ struct Workspace {
   ColMatrix<Scalar> partial;  // (kLanes, K) the group's first columns of every full form
   std::vector<char> promising; // (K) components computed first in the early-stop order
   Matrix<Scalar> kept;        // (D, padded rows) the block's rows with r_ik > 0, transposed
+  Vector<Scalar> kept_scaled; // (n kept x gram_stride(D)) the same rows as (x_i - s_k) sqrt(w_i r_ik), row by row
   Vector<Scalar> kept_resp;   // (padded rows) their w_i r_ik; zero in the padding
   std::vector<Index> kept_rows; // their indices in the block (accumulate_labelled(): rows by label)
   std::vector<Index> label_start; // (K + 1) where each label's rows end in kept_rows (accumulate_labelled())
@@ -952,6 +953,64 @@ void add_gram(const Scalar* y, Index stride, Index D, Index n, Gram& gram) {
   }
 }
 
+/// Row stride of the rows add_gram_of_rows() reads: D rounded up to whole packets and to 8, so
+/// that every packet and every row of a tile lies inside it (zeros past D).
+template <typename Scalar>
+Index gram_stride(Index D) {
+  const Index step = std::max<Index>(8, Eigen::internal::packet_traits<Scalar>::size);
+  return (D + step - 1) / step * step;
+}
+
+/// tile += Y_(:, a0..a0+8)ᵀ Y_(:, b0..b0+Packets*width) for the n rows of Y (row stride
+/// `stride`): each row adds the outer product of 8 of its values, broadcast, and Packets packets
+/// of it, the accumulators in registers all along; no horizontal sums.
+template <int Packets, typename Scalar>
+void gram_rows_tile(const Scalar* y, Index stride, Index n, Index a0, Index b0, Scalar* out) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<Scalar>::type;
+  constexpr Index width = packet_traits<Scalar>::size;
+  Packet sum[8][Packets];
+  for (int a = 0; a < 8; ++a)
+    for (int p = 0; p < Packets; ++p) sum[a][p] = pset1<Packet>(Scalar(0));
+  for (Index j = 0; j < n; ++j) {
+    const Scalar* row = y + j * stride;
+    Packet column[Packets];
+    for (int p = 0; p < Packets; ++p) column[p] = ploadu<Packet>(row + b0 + p * width);
+    for (int a = 0; a < 8; ++a) {
+      const Packet value = pset1<Packet>(row[a0 + a]);
+      for (int p = 0; p < Packets; ++p) sum[a][p] = pmadd(value, column[p], sum[a][p]);
+    }
+  }
+  for (int a = 0; a < 8; ++a)
+    for (int p = 0; p < Packets; ++p) pstoreu(out + a * Packets * width + p * width, sum[a][p]);
+}
+
+/// gram += Yᵀ Y for Y (n, D) row by row, row stride gram_stride(D) with zeros past D: the
+/// second moment of a component's few gathered rows. add_gram() runs its sums along the rows,
+/// each entry ending in a horizontal sum; with the 13-40 rows a W3 component keeps of a block
+/// (D = 64) those sums cost more than the products. Here rows are the loop and features the
+/// lanes: every entry is computed (both triangles, which leaves nothing to mirror) and added to
+/// gram a packet at a time.
+template <typename Scalar, typename Gram>
+void add_gram_of_rows(const Scalar* y, Index n, Index D, Gram& gram) {
+  constexpr Index width = Eigen::internal::packet_traits<Scalar>::size;
+  const Index stride = gram_stride<Scalar>(D);
+  Scalar tile[8 * 2 * width];
+  for (Index a0 = 0; a0 < D; a0 += 8) {
+    for (Index b0 = 0; b0 < D; b0 += 2 * width) {
+      const bool two = b0 + 2 * width <= stride;
+      const Index cols = std::min<Index>(two ? 2 * width : width, D - b0), tile_cols = two ? 2 * width : width;
+      if (two)
+        gram_rows_tile<2>(y, stride, n, a0, b0, tile);
+      else
+        gram_rows_tile<1>(y, stride, n, a0, b0, tile);
+      for (Index a = 0; a < std::min<Index>(8, D - a0); ++a)
+        gram.row(a0 + a).segment(b0, cols) +=
+            Eigen::Map<const Vector<Scalar>>(tile + a * tile_cols, cols).template cast<double>().transpose();
+    }
+  }
+}
+
 /// sum_i r_i (x_i - s) and sum_i r_i (x_i - s)² over n rows (a multiple of kSumLanes), in the
 /// data's type, returned as double: one fused pass, four independent chains of packets each,
 /// so that the adds' latency (not their rate) does not set the speed.
@@ -1119,6 +1178,54 @@ void add_dense_moments(const Rows& X_k, const Resp& r_k, Index k, const Matrix<S
   add_gram(scaled.data(), ws.scaled.cols(), D, n, second);
 }
 
+/// Rows of a block in memory, one after another (`stride` values apart): how
+/// add_dense_moments_of_rows() reads the rows a component keeps. Null when the block is not laid
+/// out so.
+template <typename Scalar>
+struct RowMajorRows {
+  const Scalar* data = nullptr;
+  Index stride = 0;
+};
+
+template <typename Rows>
+RowMajorRows<typename Rows::Scalar> row_major_rows(const Eigen::MatrixBase<Rows>& X_blk) {
+  if constexpr ((Rows::Flags & Eigen::DirectAccessBit) && (Rows::Flags & Eigen::RowMajorBit))
+    if (X_blk.derived().innerStride() == 1) return {X_blk.derived().data(), X_blk.derived().outerStride()};
+  return {};
+}
+
+/// Rows above which a component's gathered rows go to add_dense_moments() (sums along rows)
+/// rather than add_dense_moments_of_rows(), whose full square costs about twice the products of
+/// add_gram()'s triangle but no horizontal sums: those cost about as much as 12 packets of
+/// products per entry (W3, D = 64: the same speed from 48 to 512 rows on Zen 4; most
+/// components keep 13-40 of a block's rows).
+template <typename Scalar>
+constexpr Index kRowGramRows = 12 * Eigen::internal::packet_traits<Scalar>::size;
+
+/// add_dense_moments() for the n rows own[0..n) of `block`, with weighted responsibilities
+/// resp[own[j]]: each row read in place, centred, scaled by sqrt(w_i r_ik) into ws.kept_scaled,
+/// then add_gram_of_rows().
+template <typename Scalar>
+void add_dense_moments_of_rows(const RowMajorRows<Scalar>& block, const Index* own, Index n, const Scalar* resp,
+                               Index k, const Matrix<Scalar>& shift, SufficientStatistics& stats,
+                               Workspace<Scalar>& ws) {
+  const Index D = shift.cols(), stride = gram_stride<Scalar>(D);
+  if (ws.kept_scaled.size() < n * stride) ws.kept_scaled.resize(n * stride);
+  ws.first_sum.setZero(D);
+  const auto s = shift.row(k).array();
+  for (Index j = 0; j < n; ++j) {
+    const Scalar r = resp ? resp[own[j]] : Scalar(1), root = std::sqrt(r);
+    Eigen::Map<Eigen::Array<Scalar, 1, Eigen::Dynamic>> y(ws.kept_scaled.data() + j * stride, stride);
+    y.head(D) = (Eigen::Map<const Eigen::Array<Scalar, 1, Eigen::Dynamic>>(block.data + own[j] * block.stride, D) - s) * root;
+    y.tail(stride - D).setZero();
+    ws.first_sum += y.head(D).transpose() * root;
+  }
+  stats.first.row(k) += ws.first_sum.template cast<double>().matrix().transpose();
+  const Index first_row = stats.covariance_type == CovarianceType::full ? k * D : 0;
+  auto second = stats.second.middleRows(first_row, D);
+  add_gram_of_rows(ws.kept_scaled.data(), n, D, second);
+}
+
 /// out = r (times weight when given) over `rows` values, returning their sum and how many are
 /// nonzero, in one vectorised pass (the sum in the data's type, as every sum within a block).
 /// Three passes, one of them a float-to-double cast that did not vectorise, took 19% of a
@@ -1162,7 +1269,7 @@ constexpr Index kGatherRatio = 8;
 
 template <typename Scalar, typename Resp>
 void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, const Matrix<Scalar>& shift,
-                           SufficientStatistics& stats, Workspace<Scalar>& ws) {
+                           SufficientStatistics& stats, Workspace<Scalar>& ws, const RowMajorRows<Scalar>& block = {}) {
   using Block = Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>>;
   const Index D = shift.cols(), K = shift.rows(), padded = padded_rows<Scalar>(rows);
   const CovarianceType type = stats.covariance_type;
@@ -1233,6 +1340,10 @@ void accumulate_transposed(Index rows, const Resp& resp, const Scalar* weight, c
         ws.kept_rows[j] = i;
         j += resp_k[i] != Scalar(0);
       }
+      if (dense && block.data && n_kept <= kRowGramRows<Scalar>) {
+        add_dense_moments_of_rows(block, ws.kept_rows.data(), n_kept, resp_k, k, shift, stats, ws);
+        continue;
+      }
       gather_rows(ws, ws.kept_rows.data(), n_kept, n, resp_k);
     }
     const Matrix<Scalar>& source = gather ? ws.kept : ws.transposed;
@@ -1295,6 +1406,11 @@ void accumulate_labelled(const Rows& X_blk, const LabelVector::Scalar* labels, c
     }
     if (total == 0.0) continue;
     stats.resp_sum[k] += total;
+    const RowMajorRows<Scalar> block = row_major_rows(X_blk);
+    if (dense && block.data && n_k <= kRowGramRows<Scalar>) {
+      add_dense_moments_of_rows(block, own, n_k, weight, k, shift, stats, ws);
+      continue;
+    }
     if (dense) {
       const Index n = (n_k + kSumLanes<Scalar> - 1) / kSumLanes<Scalar> * kSumLanes<Scalar>;
       gather_rows(ws, own, n_k, n, weight);
@@ -1389,7 +1505,8 @@ void accumulate_pass(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_weight, Cov
                                  ws.total.array() *= Eigen::Map<const Vector<Scalar>>(weight, X_blk.rows()).array();
                                row_weight = ws.total.data();
                              }
-                             accumulate_transposed(X_blk.rows(), ws.log_prob, row_weight, shift, stats, ws);
+                             accumulate_transposed(X_blk.rows(), ws.log_prob, row_weight, shift, stats, ws,
+                                                   row_major_rows(X_blk));
                              return scored;
                            });
 }

@@ -345,7 +345,9 @@ int main() {
       }
   check_precision_factors();
   check_lane_factorisation();
-  for (Index D : {1, 2, 3, 4, 5, 33})
+  // 9, 17, 64: the row-major second moments of few rows (add_gram_of_rows()) with partial and
+  // whole tiles of 8 features and one or two packets.
+  for (Index D : {1, 2, 3, 4, 5, 9, 17, 33, 64})
     for (auto type : {CovarianceType::full, CovarianceType::diag}) {
       check_sparse_responsibilities<double>(D, type);
       check_sparse_responsibilities<float>(D, type);
