@@ -133,8 +133,9 @@ void deinterleave(const Scalar* in, Index rows, Scalar* out, Index stride) {
 /// Prefetches the rows that follow a block in memory, the next block its thread takes (see
 /// for_each_block()), a slice per call of step() while the block is computed: the kernels are
 /// bound by arithmetic, so the next block's first read from memory then overlaps them instead of
-/// stalling load_transposed() (W1, D = 2: an iteration 20% faster on one thread). A no-op for
-/// blocks that are not contiguous rows. Prefetches never fault, past the end of X included.
+/// stalling load_transposed() (interleaved A/B runs on Zen 4, 2 threads: W1 iteration 5% faster,
+/// W4 7%, float32 W4 9%). A no-op for blocks that are not contiguous rows. Prefetches never
+/// fault, past the end of X included.
 class NextRowsPrefetch {
  public:
   template <typename Rows>
