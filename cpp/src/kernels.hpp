@@ -130,6 +130,22 @@ void deinterleave(const Scalar* in, Index rows, Scalar* out, Index stride) {
   }
 }
 
+/// Rows of a block in memory, one after another (`stride` values apart): how
+/// add_dense_moments_of_rows() reads the rows a component keeps and NextRowsPrefetch finds the
+/// next block. Null when the block is not laid out so.
+template <typename Scalar>
+struct RowMajorRows {
+  const Scalar* data = nullptr;
+  Index stride = 0;
+};
+
+template <typename Rows>
+RowMajorRows<typename Rows::Scalar> row_major_rows(const Eigen::MatrixBase<Rows>& X_blk) {
+  if constexpr ((Rows::Flags & Eigen::DirectAccessBit) && (Rows::Flags & Eigen::RowMajorBit))
+    if (X_blk.derived().innerStride() == 1) return {X_blk.derived().data(), X_blk.derived().outerStride()};
+  return {};
+}
+
 /// Prefetches the rows that follow a block in memory, the next block its thread takes (see
 /// for_each_block()), a slice per call of step() while the block is computed: the kernels are
 /// bound by arithmetic, so the next block's first read from memory then overlaps them instead of
@@ -140,14 +156,12 @@ class NextRowsPrefetch {
  public:
   template <typename Rows>
   NextRowsPrefetch(const Eigen::MatrixBase<Rows>& X_blk, Index steps) {
-    using Scalar = typename Rows::Scalar;
-    if constexpr ((Rows::Flags & Eigen::DirectAccessBit) && (Rows::Flags & Eigen::RowMajorBit)) {
-      const Index values = X_blk.rows() * X_blk.cols();
-      if (X_blk.derived().innerStride() != 1 || X_blk.derived().outerStride() != X_blk.cols() || values == 0) return;
-      next_ = reinterpret_cast<const char*>(X_blk.derived().data() + values);
-      end_ = next_ + values * static_cast<Index>(sizeof(Scalar));
-      slice_ = ((end_ - next_) / std::max<Index>(steps, 1) + kLine - 1) / kLine * kLine;
-    }
+    const auto block = row_major_rows(X_blk);
+    const Index values = X_blk.rows() * X_blk.cols();
+    if (!block.data || block.stride != X_blk.cols() || values == 0) return;
+    next_ = reinterpret_cast<const char*>(block.data + values);
+    end_ = next_ + values * static_cast<Index>(sizeof(typename Rows::Scalar));
+    slice_ = ((end_ - next_) / std::max<Index>(steps, 1) + kLine - 1) / kLine * kLine;
   }
   void step() {
     for (Index b = 0; b < slice_ && next_ < end_; b += kLine, next_ += kLine) __builtin_prefetch(next_);
@@ -1179,22 +1193,6 @@ void add_dense_moments(const Rows& X_k, const Resp& r_k, Index k, const Matrix<S
   add_gram(scaled.data(), ws.scaled.cols(), D, n, second);
 }
 
-/// Rows of a block in memory, one after another (`stride` values apart): how
-/// add_dense_moments_of_rows() reads the rows a component keeps. Null when the block is not laid
-/// out so.
-template <typename Scalar>
-struct RowMajorRows {
-  const Scalar* data = nullptr;
-  Index stride = 0;
-};
-
-template <typename Rows>
-RowMajorRows<typename Rows::Scalar> row_major_rows(const Eigen::MatrixBase<Rows>& X_blk) {
-  if constexpr ((Rows::Flags & Eigen::DirectAccessBit) && (Rows::Flags & Eigen::RowMajorBit))
-    if (X_blk.derived().innerStride() == 1) return {X_blk.derived().data(), X_blk.derived().outerStride()};
-  return {};
-}
-
 /// Rows above which a component's gathered rows go to add_dense_moments() (sums along rows)
 /// rather than add_dense_moments_of_rows(), whose full square costs about twice the products of
 /// add_gram()'s triangle but no horizontal sums: those cost about as much as 12 packets of
@@ -1395,7 +1393,9 @@ void accumulate_labelled(const Rows& X_blk, const LabelVector::Scalar* labels, c
   ws.kept_rows.resize(rows);
   // Each label's start is its cursor: afterwards label_start[k] is where label k + 1 begins.
   for (Index i = 0; i < rows; ++i) ws.kept_rows[ws.label_start[labels[i]]++] = i;
-  if (dense) load_transposed(X_blk, ws);
+  // The block is transposed only for a component with too many rows to sum row by row.
+  const RowMajorRows<Scalar> block = row_major_rows(X_blk);
+  bool transposed = false;
   for (Index k = 0; k < K; ++k) {
     const Index from = k == 0 ? 0 : ws.label_start[k - 1];
     const Index* own = ws.kept_rows.data() + from;
@@ -1407,12 +1407,13 @@ void accumulate_labelled(const Rows& X_blk, const LabelVector::Scalar* labels, c
     }
     if (total == 0.0) continue;
     stats.resp_sum[k] += total;
-    const RowMajorRows<Scalar> block = row_major_rows(X_blk);
     if (dense && block.data && n_k <= kRowGramRows<Scalar>) {
       add_dense_moments_of_rows(block, own, n_k, weight, k, shift, stats, ws);
       continue;
     }
     if (dense) {
+      if (!transposed) load_transposed(X_blk, ws);
+      transposed = true;
       const Index n = (n_k + kSumLanes<Scalar> - 1) / kSumLanes<Scalar> * kSumLanes<Scalar>;
       gather_rows(ws, own, n_k, n, weight);
       using Block = Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>>;
