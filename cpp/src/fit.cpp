@@ -153,8 +153,8 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
         detail::accumulate_pass<Scalar>(X, sample_weight, type, shift, buffers,
                                         [&](detail::Workspace<Scalar>& ws, const auto& X_blk, Index begin) {
                                           detail::Random rng(detail::derive_seed(seed, static_cast<std::uint64_t>(begin / rows)));
+                                          ws.shape_log_prob(X_blk.rows(), K);
                                           auto& resp = ws.log_prob;
-                                          resp.resize(X_blk.rows(), K);
                                           for (Index i = 0; i < X_blk.rows(); ++i) {
                                             for (Index k = 0; k < K; ++k) resp(i, k) = static_cast<Scalar>(rng.uniform());
                                             resp.row(i) /= resp.row(i).sum();

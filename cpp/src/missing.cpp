@@ -385,7 +385,7 @@ void score_chunk(const Model<Scalar>& model, const Conditioning& c, const Patter
     ws.scale = U.col(0).replicate(1, D);
   else if (type == CovarianceType::diag)
     ws.scale = U;
-  ws.log_prob.resize(n, K);
+  ws.shape_log_prob(n, K);
   detail::reserve(ws.lanes, D, detail::kLanes<Scalar>);
   cw.row_constant.setZero(padded);
   const Scalar* factors_t = model.precisions_cholesky_transposed().data();

@@ -151,6 +151,7 @@ SufficientStatistics statistics_from_responsibilities(MatrixCRef<Scalar> X, Matr
   detail::PassBuffers<Scalar> buffers;
   detail::accumulate_pass<Scalar>(X, sample_weight, type, shift, buffers,
                                   [&](detail::Workspace<Scalar>& ws, const auto& X_blk, Index begin) {
+                                    ws.shape_log_prob(X_blk.rows(), resp.cols());
                                     ws.log_prob = resp.middleRows(begin, X_blk.rows());
                                     return false;
                                   });
