@@ -142,8 +142,11 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
                                data.weight, data.summary)
                          : detail::kmeans<Scalar>(X, K, seed, data.weight, data.summary, sample,
                                                   static_cast<int>(kmeans_start_runs(n, K, options.kmeans_sample_size)));
-        derived = maximization_step<Scalar>(
-            statistics_from_labels<Scalar>(X, km.labels, sample_weight, type, km.centers), options.reg_covar);
+        // The pass behind statistics_from_labels() without its checks: X and the weights were
+        // checked on entry and k-means' labels lie in range (the check read all of X again).
+        detail::PassBuffers<Scalar> buffers;
+        detail::accumulate_labels_pass<Scalar>(X, km.labels, sample_weight, type, km.centers, buffers);
+        derived = maximization_step<Scalar>(buffers.partial[0], options.reg_covar);
         break;
       }
       case InitMethod::random: {
