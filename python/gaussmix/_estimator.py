@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import assert_all_finite, check_is_fitted, validate_data
 
 from . import _missing
 from . import _sources
@@ -399,8 +399,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise
 
     def _validate_for_fit(self, X):
-        return validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C",
-                             **_missing.validation(self))
+        # Finiteness is left to the core, whose summary of X (its first pass) is non-finite
+        # exactly when X is: scikit-learn's check is one more serial pass over X (~8 ms of a
+        # 0.62 s default fit of 10^6 x 32 float64). _core_fit() reports it as scikit-learn would.
+        extra = _missing.validation(self) or {"ensure_all_finite": False}
+        return validate_data(self, X, dtype=list(_FLOAT_DTYPES), ensure_min_samples=2, order="C", **extra)
+
+    def _core_fit(self, name, X, *args, **kwargs):
+        """The core's fitting function ``name`` on X; X's NaN or infinity raised in
+        scikit-learn's words (with its hint on missing values)."""
+        try:
+            return _missing.core_function(self, name)(X, *args, **kwargs)
+        except ValueError:
+            if not _missing.marginalizes(self):
+                assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
+            raise
 
     def _fit_or_raise(self, X, sample_weight, sweep=None):
         validated = sweep is not None
@@ -431,7 +444,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if start_from_previous:
             self._check_warm_start(n_features)
             dtype = X.dtype
-            result = _missing.core_function(self, "fit_from")(
+            result = self._core_fit(
+                "fit_from",
                 X,
                 self.covariance_type,
                 np.ascontiguousarray(self.weights_, dtype=dtype),
@@ -451,7 +465,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 if sweep.kmeans_seeds is not None:
                     extra["kmeans_seeds"] = sweep.kmeans_seeds
                 extra["score_data"] = True
-            result = _missing.core_function(self, "fit")(
+            result = self._core_fit(
+                "fit",
                 X,
                 n_components=int(self.n_components),
                 covariance_type=self.covariance_type,

@@ -62,6 +62,33 @@ def test_bad_training_data(X, make_bad, match, method):
             getattr(GaussianMixture(n_components=1), method)(make_bad(X))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad, match", [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity"),
+                                        (-np.inf, "Input X contains infinity")])
+@pytest.mark.parametrize("warm", [False, True])
+def test_non_finite_data_found_by_the_core_reported_in_sklearns_words(X, dtype, bad, match, warm):
+    # fit() leaves finiteness to the core's first pass over X; the error still reads as
+    # scikit-learn's, for a fresh fit and for a warm start (the core's fit_from).
+    gm = GaussianMixture(2, random_state=0, warm_start=warm).fit(X.astype(dtype))
+    X_bad = X.astype(dtype)
+    X_bad[len(X) - 1, 1] = bad  # the last row: the core's pass, not a check of the first row, finds it
+    with pytest.raises(ValueError, match=match):
+        gm.fit(X_bad)
+
+
+def test_finite_fit_makes_no_separate_finiteness_pass(X, monkeypatch):
+    import sklearn.utils.validation as validation
+
+    import gaussmix._estimator as estimator
+
+    calls = []
+    original = validation._assert_all_finite
+    monkeypatch.setattr(validation, "_assert_all_finite", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(estimator, "assert_all_finite", lambda *a, **k: calls.append(1))
+    GaussianMixture(2, random_state=0).fit(X)
+    assert calls == []
+
+
 def test_fit_validates_any_array_but_the_one_a_sweep_marked(X):
     # The sweep hands a fit the array it validated; fit skips validating only that very object.
     from gaussmix._estimator import _SweepFit
