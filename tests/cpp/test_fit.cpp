@@ -248,6 +248,18 @@ int main() {
       for (Index i = 0; i < n; ++i) labels[i] = nearest(i);
     return std::make_pair(KMeansResult<double>{centers, labels, 0.0, n_iter}, strict);
   };
+  // Rows of X32 whose label is not their nearest final center, up to float rounding.
+  const auto misplaced_rows = [](const Matrix<float>& X32, const KMeansResult<float>& result) {
+    const Matrix<double> centers32 = result.centers.cast<double>();
+    Index misplaced = 0;
+    for (Index i = 0; i < X32.rows(); ++i) {
+      const Eigen::RowVectorXd x = X32.row(i).cast<double>();
+      const double own = (x - centers32.row(result.labels[i])).squaredNorm();
+      const double best = (centers32.rowwise() - x).rowwise().squaredNorm().minCoeff();
+      misplaced += own > best + 1e-3 * (1.0 + best);
+    }
+    return misplaced;
+  };
   // D = 12: the product and the distance bounds; D = 2, 5: exact distances (nearest_center()).
   for (const Index D : {Index(12), Index(2), Index(5)}) {
     // Overlapping blobs, so that Lloyd runs many iterations and rows change clusters late.
@@ -271,15 +283,26 @@ int main() {
     // float32: every label is its row's nearest final center, up to float rounding.
     const Matrix<float> blobs32 = blobs.cast<float>();
     const KMeansResult<float> ours32 = kmeans<float>(blobs32, K, 5);
-    const Matrix<double> centers32 = ours32.centers.cast<double>();
-    Index misplaced = 0;
-    for (Index i = 0; i < n; ++i) {
-      const Eigen::RowVectorXd x = blobs32.row(i).cast<double>();
-      const double own = (x - centers32.row(ours32.labels[i])).squaredNorm();
-      const double best = (centers32.rowwise() - x).rowwise().squaredNorm().minCoeff();
-      misplaced += own > best + 1e-3 * (1.0 + best);
-    }
-    CHECK(misplaced == 0 && ours32.n_iter > 5);
+    CHECK(misplaced_rows(blobs32, ours32) == 0 && ours32.n_iter > 5);
+  }
+  // Too many rows times clusters for distance bounds (n K > 2^20, D < 32): every row's center
+  // comes from first_largest_product() on each iteration, K not a multiple of its group of
+  // centers, D not of a packet, the last block partial.
+  {
+    detail::Random rng(17);
+    const Index n = 8300, D = 9, K = 129;
+    Matrix<double> blobs(n, D);
+    for (Index i = 0; i < n; ++i)
+      for (Index d = 0; d < D; ++d) blobs(i, d) = 0.3 * rng.normal() + 4.0 * static_cast<double>((i * 13 + d * 7) % 11);
+    blobs.array() -= 500.0;
+    const KMeansResult<double> ours = kmeans<double>(blobs, K, 4);
+    const auto [plain, strict] = reference_lloyd(blobs, kmeans_plusplus<double>(blobs, K, 4), 1e-4);
+    CHECK(ours.n_iter == plain.n_iter && ours.n_iter > 1);
+    CHECK(ours.labels == plain.labels);
+    CHECK((ours.centers - plain.centers).norm() < 1e-9 * plain.centers.norm());
+    const Matrix<float> blobs32 = blobs.cast<float>();
+    CHECK(misplaced_rows(blobs32, kmeans<float>(blobs32, K, 4)) == 0);
+    (void)strict;
   }
   // Restarted starts (8000 rows, 8 clusters: 3 runs): Lloyd's iterations went on over all rows
   // (each mean is, to Lloyd's tolerance, the centroid of the rows nearest to it), and over 12
