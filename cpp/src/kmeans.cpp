@@ -483,10 +483,12 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
     const Vector<Scalar> half_norms = Scalar(0.5) * centers_s.rowwise().squaredNorm();
     // first_largest_product()'s centers, padded to whole groups with centers it never takes.
     const Index K_padded = (K + kProductCenters - 1) / kProductCenters * kProductCenters;
-    Matrix<Scalar> centers_padded = Matrix<Scalar>::Zero(K_padded, D);
-    Vector<Scalar> half_padded = Vector<Scalar>::Constant(K_padded, std::numeric_limits<Scalar>::infinity());
+    Matrix<Scalar> centers_padded;
+    Vector<Scalar> half_padded;
     if (!bounded) {
+      centers_padded.setZero(K_padded, D);
       centers_padded.topRows(K) = centers_s;
+      half_padded.setConstant(K_padded, std::numeric_limits<Scalar>::infinity());
       half_padded.head(K) = half_norms;
     }
     const double center_norm_max = centers.rowwise().norm().maxCoeff();

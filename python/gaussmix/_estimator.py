@@ -411,8 +411,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         try:
             return _missing.core_function(self, name)(X, *args, **kwargs)
         except ValueError:
-            if not _missing.marginalizes(self):
+            if _missing.marginalizes(self):
+                raise
+            try:
                 assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
+            except ValueError as non_finite:
+                raise non_finite from None  # the core's message for the same fault adds nothing
             raise
 
     def _fit_or_raise(self, X, sample_weight, sweep=None):
