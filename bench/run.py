@@ -258,6 +258,11 @@ def main(argv=None):
                                         w.covariance_type, w.iters, sweep=w.sweep)
             workload_info[wn] = {**w.__dict__, "label": w.shape_label(),
                                  "flops_per_iter": w.flops_per_iter()}
+            if w.covariance_type == "diag" and not w.is_sweep:
+                workload_info[wn]["matmuls_s"] = _machine.diag_matmuls_seconds(
+                    w.n_samples, w.n_features, w.n_components, args.threads)
+                log(f"  the same 4·N·K·D multiply-adds as two NumPy matmuls: "
+                    f"{workload_info[wn]['matmuls_s']:.3f} s")
             for lib, mode, t, dtype in plan(w, libs, args.threads):
                 if mode == "mem" and args.no_memory:
                     continue

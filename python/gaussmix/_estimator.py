@@ -414,7 +414,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if _missing.marginalizes(self):
                 raise
             try:
-                assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
+                with _missing.nan_hint(self):
+                    assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
             except ValueError as non_finite:
                 raise non_finite from None  # the core's message for the same fault adds nothing
             raise
@@ -592,7 +593,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         first = not hasattr(self, "converged_")
         if first:
             self._validate_params()
-            X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), order="C")
+            with _missing.nan_hint(self, online=True):
+                X = validate_data(self, X, dtype=list(_FLOAT_DTYPES), order="C")
             if X.shape[0] < self.n_components:
                 raise ValueError(
                     f"partial_fit(): the first batch must have at least n_components = {self.n_components} "
@@ -600,7 +602,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
         else:
             self._validate_params()
-            X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C")
+            with _missing.nan_hint(self, online=True):
+                X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C")
             if "_online" not in self.__dict__:
                 self._check_warm_start(X.shape[1])
         weight = _check_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -699,7 +702,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validated(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C", **_missing.validation(self))
+        with _missing.nan_hint(self):
+            return validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES), order="C", **_missing.validation(self))
 
     def _fitted_parameters(self, dtype):
         """(covariance_type, weights, means, precisions_cholesky) as the core takes them.

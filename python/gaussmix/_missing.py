@@ -5,6 +5,8 @@ NaN and call the core's ``*_missing`` functions (marginal densities over each ro
 features, see ``cpp/include/gaussmix/missing.hpp``). Inference reads the fitted covariance type.
 """
 
+import contextlib
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -21,6 +23,27 @@ def marginalizes(estimator):
 def validation(estimator):
     """Extra keywords of ``validate_data``: NaN allowed when marginalizing."""
     return {"ensure_all_finite": "allow-nan"} if marginalizes(estimator) else {}
+
+
+NAN_HINT = ("gaussmix can take NaN as missing values: with missing='marginalize' (in the constructor, "
+            "or set_params on a fitted model) fit, score_samples, predict and the rest use each row's "
+            "observed entries, exactly (its marginal density).")
+
+
+ONLINE_NAN_HINT = ("partial_fit's online EM takes complete rows only; missing='marginalize' applies to fit "
+                   "and to inference.")
+
+
+@contextlib.contextmanager
+def nan_hint(estimator, online=False):
+    """scikit-learn's NaN error, raised inside the block, with what gaussmix offers added: the
+    missing='marginalize' way out, or (``online``, partial_fit) that it does not apply."""
+    try:
+        yield
+    except ValueError as error:
+        if "contains NaN" not in str(error) or (marginalizes(estimator) and not online):
+            raise
+        raise ValueError(f"{error}\n{ONLINE_NAN_HINT if online else NAN_HINT}") from None
 
 
 def core_function(estimator, name):

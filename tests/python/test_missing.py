@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from gaussmix import GaussianMixture, GaussianMixtureImputer
+from gaussmix import GaussianMixture, GaussianMixtureImputer, sweep
 
 from estimator_helpers import COVARIANCE_TYPES
 
@@ -172,6 +172,29 @@ def test_nan_rejected_by_default(incomplete):
     assert np.all(np.isfinite(gm.set_params(missing="marginalize").score_samples(incomplete)))
     with pytest.raises(ValueError, match="missing"):
         GaussianMixture(missing="impute").fit(incomplete)
+
+
+def test_nan_error_names_gaussmix_way_out(incomplete):
+    # scikit-learn's message suggests supervised estimators and imputers; gaussmix's own
+    # missing='marginalize' is added wherever it would work, and only there.
+    hint = "missing='marginalize'"
+    gm = GaussianMixture(2, random_state=0).fit(np.nan_to_num(incomplete))
+    for call in (lambda: GaussianMixture(2).fit(incomplete), lambda: gm.score_samples(incomplete),
+                 lambda: gm.predict(incomplete), lambda: gm.bic(incomplete),
+                 lambda: sweep(incomplete, [1, 2], random_state=0)):
+        with pytest.raises(ValueError, match="Input X contains NaN") as raised:
+            call()
+        assert hint in str(raised.value)
+    with pytest.raises(ValueError, match="Input X contains infinity") as raised:
+        gm.score_samples(np.where(np.isnan(incomplete), np.inf, incomplete))
+    assert hint not in str(raised.value)
+    for missing in ("error", "marginalize"):  # online EM takes complete rows only, and says so
+        online = GaussianMixture(2, missing=missing, random_state=0)
+        with pytest.raises(ValueError, match="Input X contains NaN(.|\n)*partial_fit's online EM takes complete"):
+            online.partial_fit(incomplete)
+        online.partial_fit(np.nan_to_num(incomplete))
+        with pytest.raises(ValueError, match="partial_fit's online EM takes complete"):
+            online.partial_fit(incomplete)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
