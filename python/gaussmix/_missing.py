@@ -41,7 +41,7 @@ def nan_hint(estimator, online=False):
     try:
         yield
     except ValueError as error:
-        if "contains NaN" not in str(error) or (marginalizes(estimator) and not online):
+        if "X contains NaN" not in str(error) or (marginalizes(estimator) and not online):
             raise
         raise ValueError(f"{error}\n{ONLINE_NAN_HINT if online else NAN_HINT}") from None
 
