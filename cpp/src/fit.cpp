@@ -44,7 +44,7 @@ void check_options(const FitOptions& options, Index n_samples, const char* calle
 template <typename Scalar>
 struct PreparedData {
   detail::DataSummary summary;
-  Vector<double> weight;
+  Vector<double> weight;          // empty without weights (every weight one)
   Vector<Scalar> sample_weight;  // empty without weights
   // Nonzero when sums of squares of X would overflow Scalar but those of X / 2^exponent do not.
   int exponent = 0;
@@ -59,7 +59,8 @@ PreparedData<Scalar> prepare(MatrixCRef<Scalar> X, VectorCRef<Scalar> sample_wei
   data.weight = detail::normalized_weights<Scalar>(sample_weight, X.rows());
   if (sample_weight.size()) data.sample_weight = data.weight.template cast<Scalar>();
   // A block's statistics sum up to block_rows weighted squares; k-means' scores D products.
-  const double terms = std::max(static_cast<double>(detail::block_rows(X.cols())) * data.weight.maxCoeff(),
+  const double largest_weight = data.weight.size() ? data.weight.maxCoeff() : 1.0;
+  const double terms = std::max(static_cast<double>(detail::block_rows(X.cols())) * largest_weight,
                                 static_cast<double>(X.cols()));
   if (!detail::representable_spread<Scalar>(data.summary, terms)) {
     // Fitted on X / 2^e instead (see fit()): exact, whatever the dtype.
@@ -175,7 +176,7 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
       case InitMethod::random_from_data: {
         // K distinct samples, each drawn with probability proportional to its weight.
         detail::Random rng(seed);
-        Vector<double> mass = data.weight;
+        Vector<double> mass = data.weight.size() ? data.weight : Vector<double>::Ones(n);
         detail::require((mass.array() > 0.0).count() >= K, "fit()",
                         "random_from_data needs at least n_components samples with positive weight");
         std::vector<Index> rows;

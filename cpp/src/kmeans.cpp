@@ -130,10 +130,13 @@ void score_candidates(const Rows& x, Index begin, const double* centers_t,
 
 /// Greedy k-means++ (as scikit-learn): each step tries 2 + log k candidates and keeps the one
 /// that lowers the potential sum_i w_i d_i^2 most. All distances are about `summary.mean`.
+/// `given_weight` empty: every weight one (made here: the seeding keeps n-sized arrays anyway).
 template <typename Scalar>
 std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
-                                  const Vector<double>& weight, const Eigen::RowVectorXd& shift) {
+                                  const Vector<double>& given_weight, const Eigen::RowVectorXd& shift) {
   const Index n = X.rows(), D = X.cols();
+  const Vector<double> ones = given_weight.size() ? Vector<double>() : Vector<double>::Ones(n);
+  const Vector<double>& weight = given_weight.size() ? given_weight : ones;
   detail::Random rng(seed);
   const Index rows = detail::block_rows(D);
   const Index n_trials = kmeans_plusplus_trials(n_clusters);
@@ -402,12 +405,14 @@ void first_largest_product(const Scalar* xt, Index stride, Index rows, Index D, 
 }
 
 /// Lloyd's iterations from `centers` (about summary.mean), at most max_iter of them; with
-/// max_iter = 0 only the assignment of every row to its nearest given center.
+/// max_iter = 0 only the assignment of every row to its nearest given center. `weight` empty:
+/// every weight one.
 template <typename Scalar>
 KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> centers, const Vector<double>& weight,
                                  int max_iter, double tol, const detail::DataSummary& summary) {
   const Eigen::RowVectorXd& shift = summary.mean;
   const Index n = X.rows(), D = X.cols(), K = centers.rows();
+  const bool unit_weights = weight.size() == 0;
 
   // scikit-learn's tolerance: tol times the mean variance of the features.
   const double tolerance = tol * summary.variance.mean();
@@ -592,7 +597,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
         const Scalar* xi = x.data() + r * x_stride;
         if (!labelled || labels[i] != best) ++p.changed;
         labels[i] = best;
-        const double w = weight[i];
+        const double w = unit_weights ? 1.0 : weight[i];
         p.inertia += w * near[r];
         if (max_iter > 0) distance[i] = near[r];
         p.counts[best] += w;
@@ -633,7 +638,7 @@ KMeansResult<Scalar> lloyd_about(const MatrixCRef<Scalar>& X, Matrix<double> cen
       // An empty cluster moves to the weighted sample farthest from its own center.
       Index far = -1;
       for (Index i = 0; i < n; ++i)
-        if (weight[i] > 0.0 && std::find(taken.begin(), taken.end(), i) == taken.end() &&
+        if ((unit_weights || weight[i] > 0.0) && std::find(taken.begin(), taken.end(), i) == taken.end() &&
             (far < 0 || distance[i] > distance[far]))
           far = i;
       if (far >= 0) {
@@ -723,20 +728,21 @@ void check_kmeans_input(const MatrixCRef<Scalar>& X, Index n_clusters, const Vec
 
 namespace detail {
 
-/// `m` (at least n_clusters) rows of X drawn uniformly, each keeping its weight; false, with
-/// nothing drawn, when fewer than n_clusters of them have a positive weight.
+/// `m` (at least n_clusters) rows of X drawn uniformly, each keeping its weight (none when
+/// `weight` is empty: every weight one); false when fewer than n_clusters of them have a
+/// positive weight.
 template <typename Scalar>
 bool draw_rows(const MatrixCRef<Scalar>& X, const Vector<double>& weight, Index m, Index n_clusters,
                std::uint64_t seed, Matrix<Scalar>& X_drawn, Vector<double>& w_drawn) {
   detail::Random rng(seed);
   const std::vector<Index> rows = uniform_sample(X.rows(), std::max(m, n_clusters), rng);
   X_drawn.resize(static_cast<Index>(rows.size()), X.cols());
-  w_drawn.resize(X_drawn.rows());
+  w_drawn.resize(weight.size() ? X_drawn.rows() : 0);
   for (Index i = 0; i < X_drawn.rows(); ++i) {
     X_drawn.row(i) = X.row(rows[i]);
-    w_drawn[i] = weight[rows[i]];
+    if (weight.size()) w_drawn[i] = weight[rows[i]];
   }
-  return (w_drawn.array() > 0.0).count() >= n_clusters;
+  return (weight.size() ? (w_drawn.array() > 0.0).count() : X_drawn.rows()) >= n_clusters;
 }
 
 template <typename Scalar>

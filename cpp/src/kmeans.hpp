@@ -14,9 +14,10 @@ constexpr Index kStartRuns = 3;
 constexpr Index kRestartRowsPerCluster = 256;
 
 /// Lloyd's k-means (scikit-learn's defaults: 300 iterations, tol 1e-4) from a k-means++ seeding,
-/// in coordinates about summary.mean; `weight` as from normalized_weights(). With 0 < sample_size
-/// < n_samples, k-means runs on that many rows drawn uniformly, and the labels are every row's
-/// nearest center of that sample's solution (its inertia likewise; n_iter counts the sample's).
+/// in coordinates about summary.mean; `weight` as from normalized_weights() (empty: every weight
+/// one). With 0 < sample_size < n_samples, k-means runs on that many rows drawn uniformly, and
+/// the labels are every row's nearest center of that sample's solution (its inertia likewise;
+/// n_iter counts the sample's).
 /// With runs > 1 (kmeans_start_runs()), that many k-means from their own seedings, and the one
 /// of least inertia is kept: on the sample, or with all rows asked for on kRestartRowsPerCluster
 /// rows per cluster, Lloyd's iterations on all rows then continuing from the best.
