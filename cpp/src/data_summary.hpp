@@ -100,6 +100,12 @@ Vector<double> normalized_weights(const VectorCRef<Scalar>& sample_weight, Index
   return weight;
 }
 
+/// `weight` from normalized_weights() with every one of its n values stored (ones when it is
+/// empty), for the places that sample rows by their mass: k-means++ and random_from_data.
+inline Vector<double> weights_or_ones(const Vector<double>& weight, Index n) {
+  return weight.size() ? weight : Vector<double>::Ones(n);
+}
+
 /// True when sums of `terms` weighted squares of X's deviations stay within Scalar's range
 /// (the statistics of one block, k-means' distances).
 template <typename Scalar>

@@ -176,7 +176,7 @@ Model<Scalar> initial_model(MatrixCRef<Scalar> X, const PreparedData<Scalar>& da
       case InitMethod::random_from_data: {
         // K distinct samples, each drawn with probability proportional to its weight.
         detail::Random rng(seed);
-        Vector<double> mass = data.weight.size() ? data.weight : Vector<double>::Ones(n);
+        Vector<double> mass = detail::weights_or_ones(data.weight, n);
         detail::require((mass.array() > 0.0).count() >= K, "fit()",
                         "random_from_data needs at least n_components samples with positive weight");
         std::vector<Index> rows;

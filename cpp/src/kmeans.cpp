@@ -130,13 +130,12 @@ void score_candidates(const Rows& x, Index begin, const double* centers_t,
 
 /// Greedy k-means++ (as scikit-learn): each step tries 2 + log k candidates and keeps the one
 /// that lowers the potential sum_i w_i d_i^2 most. All distances are about `summary.mean`.
-/// `given_weight` empty: every weight one (made here: the seeding keeps n-sized arrays anyway).
+/// `given_weight` empty: every weight one (stored here: the seeding keeps n-sized arrays anyway).
 template <typename Scalar>
 std::vector<Index> plusplus_about(const MatrixCRef<Scalar>& X, Index n_clusters, std::uint64_t seed,
                                   const Vector<double>& given_weight, const Eigen::RowVectorXd& shift) {
   const Index n = X.rows(), D = X.cols();
-  const Vector<double> ones = given_weight.size() ? Vector<double>() : Vector<double>::Ones(n);
-  const Vector<double>& weight = given_weight.size() ? given_weight : ones;
+  const Vector<double> weight = detail::weights_or_ones(given_weight, n);
   detail::Random rng(seed);
   const Index rows = detail::block_rows(D);
   const Index n_trials = kmeans_plusplus_trials(n_clusters);
